@@ -1,0 +1,62 @@
+"""The vocabularies of the record model: EDM, ORE, DC, DCTerms, SKOS, WGS84, PROV and our own."""
+
+from __future__ import annotations
+
+from rdflib import Graph, Namespace
+from rdflib.namespace import DC, DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
+
+EDM = Namespace("http://www.europeana.eu/schemas/edm/")
+ORE = Namespace("http://www.openarchives.org/ore/terms/")
+WGS84 = Namespace("http://www.w3.org/2003/01/geo/wgs84_pos#")
+SVCS = Namespace("http://rdfs.org/sioc/services#")
+DOAP = Namespace("http://usefulinc.com/ns/doap#")
+EBUCORE = Namespace("http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#")
+RIGHTS = Namespace("http://rightsstatements.org/vocab/")
+CC = Namespace("https://creativecommons.org/")
+# Memoria's own terms, only for what EDM has no word for (archival level, order, image ids,
+# record status); everything descriptive stays in DC / DCTerms / EDM.
+MEM = Namespace("https://w3id.org/memoria/ns#")
+
+PREFIXES: dict[str, Namespace] = {
+    "dc": Namespace(str(DC)),
+    "dcterms": Namespace(str(DCTERMS)),
+    "edm": EDM,
+    "ore": ORE,
+    "skos": Namespace(str(SKOS)),
+    "wgs84_pos": WGS84,
+    "prov": Namespace(str(PROV)),
+    "svcs": SVCS,
+    "doap": DOAP,
+    "ebucore": EBUCORE,
+    "rdf": Namespace(str(RDF)),
+    "rdfs": Namespace(str(RDFS)),
+    "owl": Namespace(str(OWL)),
+    "xsd": Namespace(str(XSD)),
+    "mem": MEM,
+}
+
+EDM_TYPES = frozenset({"TEXT", "IMAGE", "SOUND", "VIDEO", "3D"})
+ARCHIVAL_LEVELS = (
+    "collection", "fonds", "subfonds", "series", "subseries", "file", "item", "otherlevel",
+)
+
+__all__ = [
+    "ARCHIVAL_LEVELS", "CC", "DC", "DCTERMS", "DOAP", "EBUCORE", "EDM", "EDM_TYPES", "MEM",
+    "ORE", "OWL", "PREFIXES", "PROV", "RDF", "RDFS", "RIGHTS", "SKOS", "SVCS", "WGS84", "XSD",
+    "bind_prefixes", "expand_curie",
+]
+
+
+def bind_prefixes(graph: Graph) -> Graph:
+    """Bind the record model's prefixes on a graph, for readable serialisations."""
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace, override=True, replace=True)
+    return graph
+
+
+def expand_curie(curie: str) -> str:
+    """Expand `dc:title` to its full IRI; raise ValueError for an unknown prefix."""
+    prefix, sep, local = curie.partition(":")
+    if not sep or prefix not in PREFIXES or not local:
+        raise ValueError(f"unknown property {curie!r}: use one of the prefixes {sorted(PREFIXES)}")
+    return str(PREFIXES[prefix][local])
