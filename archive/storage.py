@@ -1,0 +1,1014 @@
+"""Memoria's source of truth: an OCFL 1.1 storage root on a local filesystem.
+
+The RDF store, search index and image pyramids are derived from what is stored here.
+
+Why not ocfl-py's own writer: its Object.write_new_version() writes the version directory
+and then the inventories in place, with no staging, so a crash can leave a half-written
+version; and every update re-validates the whole object, far too slow for ingest at
+1,000 records/s. OCFL is a small spec, so this module writes it itself, atomically, and
+ocfl-py is used only to validate (see tests/archive/test_storage.py).
+
+Commit protocol for one write (crash at any point leaves the old version or the new one):
+  1. take the per-object flock (work_dir/locks/), re-read the head inventory;
+  2. stage the complete new version (or the whole new object) under work_dir/staging/, fsync;
+  3. record an intent in work_dir/journal/ (fsynced);
+  4. rename the staged directory into the object: this publishes the version;
+  5. replace the root inventory.json and its sidecar (temp file, then rename);
+  6. delete the staging leftovers and the intent, release the lock.
+open() replays intents: the highest complete version directory is the truth and the root
+inventory is rolled forward to it.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import unicodedata
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT_NAMASTE = "0=ocfl_1.1"
+OBJECT_NAMASTE = "0=ocfl_object_1.1"
+INVENTORY = "inventory.json"
+INVENTORY_TYPE = "https://ocfl.io/1.1/spec/#inventory"
+CONTENT_DIRECTORY = "content"
+LAYOUT_FILE = "ocfl_layout.json"
+LAYOUT_NAME = "0003-hash-and-id-n-tuple-storage-layout"
+LAYOUT_DESCRIPTION = (
+    "Extension 0003: Hashed Truncated N-tuple Trees with Object ID Encapsulating "
+    "Directory for OCFL Storage Hierarchies"
+)
+DEFAULT_LAYOUT_CONFIG: dict[str, Any] = {
+    "extensionName": LAYOUT_NAME,
+    "digestAlgorithm": "sha256",
+    "tupleSize": 3,
+    "numberOfTuples": 3,
+}
+SUPPORTED_DIGESTS = ("sha512", "sha256")
+MAX_LOGICAL_PATH_BYTES = 1024
+MAX_COMPONENT_BYTES = 255  # NAME_MAX on every filesystem we deploy on
+COPY_CHUNK_BYTES = 1 << 20
+VERSION_DIR = re.compile(r"v([1-9][0-9]*)")
+ENCAPSULATION_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+ENCAPSULATION_MAX_CHARS = 100
+
+
+class StorageError(Exception):
+    """Raised when the storage root cannot do what was asked."""
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """Metadata of one OCFL version of an object."""
+
+    version: str
+    created: datetime
+    message: str
+    user_name: str
+    user_address: str | None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Outcome of Storage.write()."""
+
+    record_id: str
+    version: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class FixityProblem:
+    """One file whose stored bytes do not match what the inventory promises."""
+
+    record_id: str
+    path: str
+    expected: str | None
+    actual: str | None
+    detail: str = ""
+
+
+@dataclass
+class FixityReport:
+    """Result of a fixity sweep over some or all objects."""
+
+    checked: int = 0
+    changed: list[FixityProblem] = field(default_factory=list)
+    missing: list[FixityProblem] = field(default_factory=list)
+    untracked: list[FixityProblem] = field(default_factory=list)
+
+    def ok(self) -> bool:
+        """True when no problem of any kind was found."""
+        return not (self.changed or self.missing or self.untracked)
+
+
+@dataclass(frozen=True)
+class _HashAndIdLayout:
+    """Extension 0003-hash-and-id-n-tuple-storage-layout: record id -> object directory."""
+
+    digest_algorithm: str
+    tuple_size: int
+    number_of_tuples: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "_HashAndIdLayout":
+        """Build the layout from the extension's config.json."""
+        algorithm = config.get("digestAlgorithm", "sha256")
+        tuple_size = config.get("tupleSize", 3)
+        number_of_tuples = config.get("numberOfTuples", 3)
+        if config.get("extensionName", LAYOUT_NAME) != LAYOUT_NAME:
+            raise StorageError(f"layout config names {config.get('extensionName')!r}")
+        if algorithm not in hashlib.algorithms_available:
+            raise StorageError(f"layout digestAlgorithm {algorithm!r} is not available")
+        if not all(isinstance(n, int) and 0 <= n <= 32 for n in (tuple_size, number_of_tuples)):
+            raise StorageError("layout tupleSize/numberOfTuples must be integers 0..32")
+        if (tuple_size == 0) != (number_of_tuples == 0):
+            raise StorageError("layout tupleSize and numberOfTuples must both be 0 or neither")
+        return cls(algorithm, tuple_size, number_of_tuples)
+
+    def object_path(self, record_id: str) -> str:
+        """Relative path of the object directory for record_id."""
+        digest = hashlib.new(self.digest_algorithm, record_id.encode("utf-8")).hexdigest()
+        size = self.tuple_size
+        tuples = [digest[i * size : (i + 1) * size] for i in range(self.number_of_tuples)]
+        return "/".join([*tuples, _encapsulation_directory(record_id, digest)])
+
+
+def _encapsulation_directory(record_id: str, digest: str) -> str:
+    encoded = "".join(
+        char if char in ENCAPSULATION_SAFE else "".join(f"%{b:02x}" for b in char.encode("utf-8"))
+        for char in record_id
+    )
+    if len(encoded) > ENCAPSULATION_MAX_CHARS:
+        return f"{encoded[:ENCAPSULATION_MAX_CHARS]}-{digest}"
+    return encoded
+
+
+@dataclass
+class _Commit:
+    """Everything needed to publish one new version of one object."""
+
+    record_id: str
+    key: str
+    object_dir: Path
+    version: str
+    algorithm: str
+    inventory: bytes
+    sidecar: bytes
+    to_copy: dict[str, tuple[str, str]]  # content path -> (logical path, digest)
+    is_new_object: bool
+
+    @property
+    def sidecar_name(self) -> str:
+        return f"{INVENTORY}.{self.algorithm}"
+
+
+class Storage:
+    """An OCFL 1.1 storage root with atomic, crash-safe, deduplicating writes."""
+
+    def __init__(
+        self, root: Path, work_dir: Path, *, digest: str = "sha512", fsync: bool = True
+    ) -> None:
+        """Configure the storage; nothing touches disk until open()."""
+        if digest not in SUPPORTED_DIGESTS:
+            raise StorageError(f"digest must be one of {SUPPORTED_DIGESTS}, not {digest!r}")
+        self.root = Path(root)
+        self.work_dir = Path(work_dir)
+        self.digest = digest
+        self.fsync = fsync
+        self._layout: _HashAndIdLayout | None = None
+        self._lock_shards: set[str] = set()
+
+    # ----------------------------------------------------------------- opening
+
+    def open(self) -> None:
+        """Create the root and work_dir if missing, then recover interrupted commits."""
+        for sub in ("staging", "journal", "locks", "quarantine"):
+            (self.work_dir / sub).mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._check_work_dir_placement()
+        lock = self._lock_file(self.work_dir / "locks" / "root.lock", blocking=True)
+        assert lock is not None  # a blocking flock either succeeds or raises
+        try:
+            if not (self.root / ROOT_NAMASTE).is_file():
+                self._initialize_root()
+            self._layout = self._read_layout()
+        finally:
+            _release(lock)
+        self._recover()
+
+    def _check_work_dir_placement(self) -> None:
+        root, work = self.root.resolve(), self.work_dir.resolve()
+        if work == root or work.is_relative_to(root):
+            raise StorageError(f"work_dir {work} must not be inside the storage root {root}")
+        if os.stat(root).st_dev != os.stat(work).st_dev:
+            raise StorageError(
+                f"work_dir {work} must be on the same filesystem as {root} (rename is atomic "
+                "only within one filesystem)"
+            )
+
+    def _initialize_root(self) -> None:
+        entries = set(os.listdir(self.root))
+        if any(name.startswith("0=") for name in entries):
+            raise StorageError(f"{self.root} declares an OCFL version other than 1.1: {entries}")
+        # Only what an interrupted _initialize_root() leaves behind may already be there.
+        if entries - {LAYOUT_FILE, "extensions"}:
+            raise StorageError(f"{self.root} is not empty and is not an OCFL storage root")
+        config_dir = self.root / "extensions" / LAYOUT_NAME
+        config_dir.mkdir(parents=True, exist_ok=True)
+        layout = {"extension": LAYOUT_NAME, "description": LAYOUT_DESCRIPTION}
+        self._replace_file(config_dir / "config.json", _json_bytes(DEFAULT_LAYOUT_CONFIG))
+        self._replace_file(self.root / LAYOUT_FILE, _json_bytes(layout))
+        # The namaste goes last: its presence means the root is complete.
+        self._replace_file(self.root / ROOT_NAMASTE, b"ocfl_1.1\n")
+
+    def _read_layout(self) -> _HashAndIdLayout:
+        try:
+            declared = json.loads((self.root / LAYOUT_FILE).read_bytes())
+        except (OSError, ValueError) as error:
+            raise StorageError(f"cannot read {self.root / LAYOUT_FILE}: {error}") from error
+        if not isinstance(declared, dict) or declared.get("extension") != LAYOUT_NAME:
+            raise StorageError(f"storage root layout must be {LAYOUT_NAME}, found {declared!r}")
+        config_file = self.root / "extensions" / LAYOUT_NAME / "config.json"
+        try:
+            config = json.loads(config_file.read_bytes()) if config_file.exists() else {}
+        except (OSError, ValueError) as error:
+            raise StorageError(f"cannot read {config_file}: {error}") from error
+        return _HashAndIdLayout.from_config(config)
+
+    # ------------------------------------------------------------------ writing
+
+    def write(
+        self,
+        record_id: str,
+        files: Mapping[str, bytes | Path],
+        *,
+        message: str,
+        user_name: str = "memoria",
+        user_address: str | None = None,
+        created: datetime | None = None,
+    ) -> WriteResult:
+        """Make `files` the full state of the object; a no-op if it equals the head state."""
+        object_dir = self._object_dir(record_id)
+        paths = _check_logical_paths(files)
+        when = _check_created(created)
+        # Unlocked fast path: the root inventory is replaced atomically, so an equal state
+        # read here was the head at some instant during this call.
+        inventory = self._inventory_at(object_dir, record_id)
+        algorithm = inventory["digestAlgorithm"] if inventory else self.digest
+        new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir)
+        if inventory is not None and _head_state(inventory) == new_state:
+            return WriteResult(record_id, inventory["head"], False)
+        key = _object_key(record_id)
+        lock = self._lock_object(key)
+        try:
+            inventory = self._inventory_at(object_dir, record_id)
+            if inventory is not None and inventory["digestAlgorithm"] != algorithm:
+                algorithm = inventory["digestAlgorithm"]
+                new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir)
+            if inventory is not None and _head_state(inventory) == new_state:
+                return WriteResult(record_id, inventory["head"], False)
+            metadata = _version_metadata(when, message, user_name, user_address)
+            commit = self._plan_commit(
+                record_id, key, object_dir, inventory, algorithm, new_state, metadata
+            )
+            self._execute_commit(commit, files)
+            return WriteResult(record_id, commit.version, True)
+        finally:
+            _release(lock)
+
+    def _digest_sources(
+        self,
+        files: Mapping[str, bytes | Path],
+        paths: list[str],
+        algorithm: str,
+        inventory: dict[str, Any] | None,
+        object_dir: Path,
+    ) -> dict[str, str]:
+        """Logical path -> digest of the bytes the caller handed in."""
+        stored = _stored_digests(inventory, object_dir) if inventory else {}
+        state = {}
+        for path in paths:
+            source = files[path]
+            if isinstance(source, bytes | bytearray | memoryview):
+                state[path] = hashlib.new(algorithm, source).hexdigest()
+            elif isinstance(source, Path):
+                # A path to this object's own (immutable) content needs no re-hashing: this
+                # is what keeps a metadata edit next to a 400 Mpx master cheap.
+                known = stored.get(os.path.abspath(source))
+                state[path] = known or _file_digest(source, algorithm)
+            else:
+                raise StorageError(
+                    f"{path!r}: content must be bytes or a Path, not {type(source).__name__}"
+                )
+        return state
+
+    def _plan_commit(
+        self,
+        record_id: str,
+        key: str,
+        object_dir: Path,
+        previous: dict[str, Any] | None,
+        algorithm: str,
+        new_state: dict[str, str],
+        metadata: dict[str, Any],
+    ) -> _Commit:
+        inventory, to_copy = _next_inventory(previous, record_id, algorithm, new_state, metadata)
+        inventory_bytes = _json_bytes(inventory)
+        digest = hashlib.new(algorithm, inventory_bytes).hexdigest()
+        return _Commit(
+            record_id=record_id,
+            key=key,
+            object_dir=object_dir,
+            version=inventory["head"],
+            algorithm=algorithm,
+            inventory=inventory_bytes,
+            sidecar=f"{digest} {INVENTORY}\n".encode(),
+            to_copy=to_copy,
+            is_new_object=previous is None,
+        )
+
+    def _execute_commit(self, commit: _Commit, files: Mapping[str, bytes | Path]) -> None:
+        # The stage directory is renamed as a whole: it becomes the new object directory,
+        # or the new version directory of an existing object.
+        stage = self._new_stage(commit.key)
+        try:
+            if commit.is_new_object:
+                self._publish_new_object(commit, files, stage)
+            else:
+                self._publish_new_version(commit, files, stage)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+
+    def _publish_new_object(
+        self, commit: _Commit, files: Mapping[str, bytes | Path], stage: Path
+    ) -> None:
+        version_dir = stage / commit.version
+        version_dir.mkdir()
+        self._stage_version(version_dir, commit, files)
+        self._write_new_file(stage / OBJECT_NAMASTE, b"ocfl_object_1.1\n")
+        self._write_new_file(stage / INVENTORY, commit.inventory)
+        self._write_new_file(stage / commit.sidecar_name, commit.sidecar)
+        self._sync_tree(stage)
+        intent = self._record_intent(commit, stage)
+        self._rename_into_place(stage, commit.object_dir)
+        intent.unlink()
+
+    def _publish_new_version(
+        self, commit: _Commit, files: Mapping[str, bytes | Path], stage: Path
+    ) -> None:
+        version_dir = commit.object_dir / commit.version
+        if version_dir.exists():
+            raise StorageError(
+                f"{version_dir} exists but is not the head of {commit.record_id!r}; "
+                "an interrupted commit needs Storage.open() to recover it"
+            )
+        self._stage_version(stage, commit, files)
+        self._sync_tree(stage)
+        intent = self._record_intent(commit, stage)
+        os.rename(stage, version_dir)
+        self._sync_dir(commit.object_dir)
+        self._replace_root_inventory(commit.object_dir, commit.inventory, commit.sidecar, stage)
+        intent.unlink()
+
+    def _stage_version(
+        self, version_dir: Path, commit: _Commit, files: Mapping[str, bytes | Path]
+    ) -> None:
+        """Write content/... and inventory.json (+ sidecar) into an empty version_dir."""
+        made_dirs: set[str] = set()
+        for content_path, (logical_path, digest) in commit.to_copy.items():
+            target = version_dir / content_path.split("/", 1)[1]
+            parent = str(target.parent)
+            if parent not in made_dirs:
+                os.makedirs(parent, exist_ok=True)
+                made_dirs.add(parent)
+            source = files[logical_path]
+            if isinstance(source, Path):
+                self._copy_verified(source, target, commit.algorithm, digest)
+            else:
+                self._write_new_file(target, bytes(source))
+        self._write_new_file(version_dir / INVENTORY, commit.inventory)
+        self._write_new_file(version_dir / commit.sidecar_name, commit.sidecar)
+
+    def _copy_verified(self, source: Path, target: Path, algorithm: str, digest: str) -> None:
+        """Copy source to target, failing if it changed since it was digested."""
+        hasher = hashlib.new(algorithm)
+        try:
+            with open(source, "rb") as reader, open(target, "xb") as writer:
+                while chunk := reader.read(COPY_CHUNK_BYTES):
+                    hasher.update(chunk)
+                    writer.write(chunk)
+                writer.flush()
+                if self.fsync:
+                    os.fsync(writer.fileno())
+        except OSError as error:
+            raise StorageError(f"cannot copy {source}: {error}") from error
+        if hasher.hexdigest() != digest:
+            raise StorageError(f"{source} changed while it was being stored")
+
+    def _rename_into_place(self, staged_object: Path, object_dir: Path) -> None:
+        # A concurrent recovery may prune the empty tuple directories we just made.
+        for _attempt in range(3):
+            os.makedirs(object_dir.parent, exist_ok=True)
+            try:
+                os.rename(staged_object, object_dir)
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                raise StorageError(f"cannot publish new object at {object_dir}: {error}") from error
+            self._sync_dir(object_dir.parent)
+            return
+        raise StorageError(f"cannot create the parent directories of {object_dir}")
+
+    def _replace_root_inventory(
+        self, object_dir: Path, inventory: bytes, sidecar: bytes, stage: Path
+    ) -> None:
+        sidecar_name = f"{INVENTORY}.{_inventory_algorithm(inventory)}"
+        for name, data in ((INVENTORY, inventory), (sidecar_name, sidecar)):
+            temp = stage.with_name(f"{stage.name}.{name}")
+            self._write_new_file(temp, data)
+            os.replace(temp, object_dir / name)
+        self._sync_dir(object_dir)
+
+    def _record_intent(self, commit: _Commit, stage: Path) -> Path:
+        intent = {
+            "record_id": commit.record_id,
+            "object_path": str(commit.object_dir.relative_to(self.root)),
+            "version": commit.version,
+            "stage": stage.name,
+        }
+        path = self.work_dir / "journal" / f"{stage.name}.json"
+        self._write_new_file(path, _json_bytes(intent))
+        self._sync_dir(path.parent)
+        return path
+
+    # ------------------------------------------------------------------ reading
+
+    def head(self, record_id: str) -> str | None:
+        """The head version ("v3") of the object, or None if there is no such object."""
+        inventory = self._inventory_at(self._object_dir(record_id), record_id)
+        return inventory["head"] if inventory else None
+
+    def exists(self, record_id: str) -> bool:
+        """True if an object with this id is stored."""
+        return (self._object_dir(record_id) / INVENTORY).is_file()
+
+    def state(self, record_id: str, version: str | None = None) -> dict[str, str]:
+        """Logical path -> digest for the given version (default: head)."""
+        inventory = self._require_inventory(record_id)
+        return _version_state(inventory, _pick_version(inventory, version, record_id))
+
+    def read(self, record_id: str, logical_path: str, version: str | None = None) -> bytes:
+        """The bytes of a logical file in the given version (default: head)."""
+        path = self.content_path(record_id, logical_path, version)
+        try:
+            return path.read_bytes()
+        except OSError as error:
+            raise StorageError(f"cannot read {logical_path!r} of {record_id!r}: {error}") from error
+
+    def content_path(self, record_id: str, logical_path: str, version: str | None = None) -> Path:
+        """The real file on disk holding a logical file (to serve or derive from)."""
+        object_dir = self._object_dir(record_id)
+        inventory = self._require_inventory(record_id)
+        chosen = _pick_version(inventory, version, record_id)
+        digest = _version_state(inventory, chosen).get(logical_path)
+        if digest is None:
+            raise StorageError(f"{record_id!r} {chosen} has no logical path {logical_path!r}")
+        return object_dir / inventory["manifest"][digest][0]
+
+    def versions(self, record_id: str) -> list[VersionInfo]:
+        """Every version of the object, oldest first."""
+        inventory = self._require_inventory(record_id)
+        return [
+            _version_info(name, inventory["versions"][name]) for name in _version_names(inventory)
+        ]
+
+    def ids(self) -> Iterator[str]:
+        """Every object id in the storage root."""
+        for object_dir in self._object_dirs():
+            try:
+                inventory = json.loads((object_dir / INVENTORY).read_bytes())
+            except (OSError, ValueError) as error:
+                raise StorageError(f"cannot read the inventory of {object_dir}: {error}") from error
+            yield inventory["id"]
+
+    # ------------------------------------------------------------------- fixity
+
+    def fixity(self, ids: Iterable[str] | None = None) -> FixityReport:
+        """Re-compute every content digest and look for missing and untracked files."""
+        report = FixityReport()
+        if ids is None:
+            for object_dir in self._object_dirs():
+                _check_object_fixity(None, object_dir, report)
+        else:
+            for record_id in ids:
+                _check_object_fixity(record_id, self._object_dir(record_id), report)
+        return report
+
+    # ----------------------------------------------------------------- recovery
+
+    def _recover(self) -> None:
+        journal = self.work_dir / "journal"
+        for intent_file in sorted(journal.glob("*.json")):
+            self._replay_intent(intent_file)
+        for leftover in [*(self.work_dir / "staging").iterdir(), *journal.iterdir()]:
+            self._remove_if_abandoned(leftover)
+
+    def _replay_intent(self, intent_file: Path) -> None:
+        lock = self._lock_object(_key_of(intent_file.name))
+        try:
+            if not intent_file.exists():
+                return  # its writer was alive and finished while we waited
+            try:
+                intent = json.loads(intent_file.read_bytes())
+            except ValueError:
+                # A torn intent was never fsynced, so nothing was renamed after it.
+                intent_file.unlink()
+                return
+            self._roll_forward(self.root / intent["object_path"])
+            shutil.rmtree(self.work_dir / "staging" / intent["stage"], ignore_errors=True)
+            intent_file.unlink()
+        finally:
+            _release(lock)
+
+    def _roll_forward(self, object_dir: Path) -> None:
+        """Make the root inventory match the highest complete version directory."""
+        if not object_dir.is_dir():
+            self._prune_empty_parents(object_dir.parent)
+            return
+        for version in sorted(_version_dirs(object_dir), key=_version_number, reverse=True):
+            inventory = _complete_version_inventory(object_dir, version)
+            if inventory is None:
+                self._quarantine(object_dir / version)
+                continue
+            sidecar_name = f"{INVENTORY}.{_inventory_algorithm(inventory)}"
+            sidecar = (object_dir / version / sidecar_name).read_bytes()
+            root_inventory = _read_or_none(object_dir / INVENTORY)
+            root_sidecar = _read_or_none(object_dir / sidecar_name)
+            if root_inventory != inventory or root_sidecar != sidecar:
+                stage = self._stage_path(_object_key(json.loads(inventory)["id"]))
+                self._replace_root_inventory(object_dir, inventory, sidecar, stage)
+            return
+
+    def _quarantine(self, path: Path) -> None:
+        target = self.work_dir / "quarantine" / f"{uuid.uuid4().hex}-{path.name}"
+        os.rename(path, target)
+
+    def _prune_empty_parents(self, directory: Path) -> None:
+        root = self.root.resolve()
+        while directory.resolve() != root and directory.resolve().is_relative_to(root):
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent
+
+    def _remove_if_abandoned(self, leftover: Path) -> None:
+        """Delete a staging dir or intent whose writer is gone (its lock is free)."""
+        if leftover.suffix == ".json" and leftover.parent.name == "journal":
+            return  # intents are replayed, never dropped unread
+        lock = self._try_lock_object(_key_of(leftover.name))
+        if lock is None:
+            return  # a live writer owns it
+        try:
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+        finally:
+            _release(lock)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _require_layout(self) -> _HashAndIdLayout:
+        if self._layout is None:
+            raise StorageError("storage is not open: call Storage.open() first")
+        return self._layout
+
+    def _object_dir(self, record_id: str) -> Path:
+        _check_record_id(record_id)
+        return self.root / self._require_layout().object_path(record_id)
+
+    def _inventory_at(self, object_dir: Path, record_id: str) -> dict[str, Any] | None:
+        try:
+            data = (object_dir / INVENTORY).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StorageError(f"cannot read the inventory of {record_id!r}: {error}") from error
+        try:
+            inventory = json.loads(data)
+        except ValueError as error:
+            raise StorageError(f"inventory of {record_id!r} is not JSON: {error}") from error
+        if inventory.get("id") != record_id:
+            raise StorageError(
+                f"{object_dir} holds object {inventory.get('id')!r}, not {record_id!r}"
+            )
+        return dict(inventory)
+
+    def _require_inventory(self, record_id: str) -> dict[str, Any]:
+        inventory = self._inventory_at(self._object_dir(record_id), record_id)
+        if inventory is None:
+            raise StorageError(f"no object {record_id!r} in {self.root}")
+        return inventory
+
+    def _object_dirs(self) -> Iterator[Path]:
+        self._require_layout()
+        pending = [
+            entry.path
+            for entry in os.scandir(self.root)
+            if entry.is_dir(follow_symlinks=False) and entry.name != "extensions"
+        ]
+        while pending:
+            directory = pending.pop()
+            if os.path.isfile(os.path.join(directory, OBJECT_NAMASTE)):
+                yield Path(directory)
+                continue
+            pending.extend(
+                entry.path for entry in os.scandir(directory) if entry.is_dir(follow_symlinks=False)
+            )
+
+    def _stage_path(self, key: str) -> Path:
+        # Staging names start with the object key: recovery may delete them once it can
+        # take that object's lock, i.e. once their writer is gone.
+        return self.work_dir / "staging" / f"{key}-{uuid.uuid4().hex}"
+
+    def _new_stage(self, key: str) -> Path:
+        stage = self._stage_path(key)
+        stage.mkdir()
+        return stage
+
+    def _lock_object(self, key: str) -> int:
+        fd = self._lock_file(self._lock_path(key), blocking=True)
+        assert fd is not None  # a blocking flock either succeeds or raises
+        return fd
+
+    def _try_lock_object(self, key: str) -> int | None:
+        return self._lock_file(self._lock_path(key), blocking=False)
+
+    def _lock_path(self, key: str) -> Path:
+        shard = key[:2]
+        if shard not in self._lock_shards:
+            (self.work_dir / "locks" / shard).mkdir(parents=True, exist_ok=True)
+            self._lock_shards.add(shard)
+        return self.work_dir / "locks" / shard / f"{key}.lock"
+
+    @staticmethod
+    def _lock_file(path: Path, *, blocking: bool) -> int | None:
+        # flock locks belong to the open file description, so they also exclude other
+        # threads of this process that open the same lock file.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _write_new_file(self, path: Path, data: bytes) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _replace_file(self, path: Path, data: bytes) -> None:
+        temp = self.work_dir / "staging" / f"root-{uuid.uuid4().hex}"
+        self._write_new_file(temp, data)
+        os.replace(temp, path)
+        self._sync_dir(path.parent)
+
+    def _sync_tree(self, top: Path) -> None:
+        if not self.fsync:
+            return
+        for directory, _dirs, _files in os.walk(top):
+            self._sync_dir(Path(directory))
+
+    def _sync_dir(self, directory: Path) -> None:
+        if not self.fsync:
+            return
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# ------------------------------------------------------------- validation helpers
+
+
+def _check_record_id(record_id: object) -> None:
+    if not isinstance(record_id, str) or not record_id:
+        raise StorageError(f"record id must be a non-empty string, not {record_id!r}")
+    try:
+        record_id.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise StorageError(f"record id {record_id!r} is not valid Unicode: {error}") from error
+
+
+def _check_logical_paths(files: Mapping[str, bytes | Path]) -> list[str]:
+    """Validate every logical path; return them sorted."""
+    paths = sorted(files)
+    for path in paths:
+        _check_logical_path(path)
+    present = set(paths)
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            prefix = "/".join(parts[:depth])
+            if prefix in present:
+                raise StorageError(f"logical path {path!r} conflicts with file {prefix!r}")
+    return paths
+
+
+def _check_logical_path(path: object) -> None:
+    if not isinstance(path, str):
+        raise StorageError(f"logical path must be a string, not {type(path).__name__}")
+    if not path:
+        raise StorageError("logical path must not be empty")
+    try:
+        size = len(path.encode("utf-8"))
+    except UnicodeEncodeError as error:
+        raise StorageError(f"logical path {path!r} is not valid Unicode") from error
+    if size > MAX_LOGICAL_PATH_BYTES:
+        raise StorageError(f"logical path is {size} bytes, over {MAX_LOGICAL_PATH_BYTES}")
+    if "\\" in path:
+        raise StorageError(f"logical path {path!r} contains a backslash")
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in path):
+        raise StorageError(f"logical path {path!r} contains a control character")
+    if path.startswith("/"):
+        raise StorageError(f"logical path {path!r} is absolute")
+    for component in path.split("/"):
+        if component in ("", ".", ".."):
+            raise StorageError(f"logical path {path!r} has a {component or 'empty'!r} component")
+        if len(component.encode("utf-8")) > MAX_COMPONENT_BYTES:
+            raise StorageError(f"logical path {path!r} has a component over 255 bytes")
+
+
+def _check_created(created: datetime | None) -> datetime:
+    if created is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    if created.tzinfo is None or created.utcoffset() is None:
+        raise StorageError("created must be a timezone-aware datetime")
+    return created
+
+
+# ------------------------------------------------------------------ OCFL helpers
+
+
+def _object_key(record_id: str) -> str:
+    return hashlib.sha256(record_id.encode("utf-8")).hexdigest()
+
+
+def _key_of(name: str) -> str:
+    return name.split("-", 1)[0]
+
+
+def _json_bytes(value: Any) -> bytes:
+    # No indent: only the compact form uses json's C encoder, ~5x faster on big inventories.
+    return json.dumps(value, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def _inventory_algorithm(inventory: bytes) -> str:
+    return str(json.loads(inventory)["digestAlgorithm"])
+
+
+def _file_digest(path: Path, algorithm: str) -> str:
+    hasher = hashlib.new(algorithm)
+    try:
+        with open(path, "rb") as reader:
+            while chunk := reader.read(COPY_CHUNK_BYTES):
+                hasher.update(chunk)
+    except OSError as error:
+        raise StorageError(f"cannot read {path}: {error}") from error
+    return hasher.hexdigest()
+
+
+def _stored_digests(inventory: dict[str, Any], object_dir: Path) -> dict[str, str]:
+    """Absolute content file path -> digest for every file in the manifest."""
+    base = os.path.abspath(object_dir)
+    return {
+        os.path.join(base, content_path): digest
+        for digest, content_paths in inventory["manifest"].items()
+        for content_path in content_paths
+    }
+
+
+def _version_number(version: str) -> int:
+    return int(version[1:])
+
+
+def _version_names(inventory: dict[str, Any]) -> list[str]:
+    return sorted(inventory["versions"], key=_version_number)
+
+
+def _version_state(inventory: dict[str, Any], version: str) -> dict[str, str]:
+    state = inventory["versions"][version]["state"]
+    return {path: digest for digest, paths in state.items() for path in paths}
+
+
+def _head_state(inventory: dict[str, Any]) -> dict[str, str]:
+    return _version_state(inventory, inventory["head"])
+
+
+def _pick_version(inventory: dict[str, Any], version: str | None, record_id: str) -> str:
+    chosen = version or str(inventory["head"])
+    if chosen not in inventory["versions"]:
+        raise StorageError(f"{record_id!r} has no version {chosen!r}")
+    return chosen
+
+
+def _version_metadata(
+    created: datetime, message: str, user_name: str, user_address: str | None
+) -> dict[str, Any]:
+    user: dict[str, str] = {"name": user_name}
+    if user_address is not None:
+        user["address"] = user_address
+    text = created.isoformat()
+    if text.endswith("+00:00"):
+        text = text[: -len("+00:00")] + "Z"
+    return {"created": text, "message": message, "user": user}
+
+
+def _version_info(name: str, version: dict[str, Any]) -> VersionInfo:
+    user = version.get("user", {})
+    return VersionInfo(
+        version=name,
+        created=datetime.fromisoformat(version["created"]),
+        message=version.get("message", ""),
+        user_name=user.get("name", ""),
+        user_address=user.get("address"),
+    )
+
+
+def _next_inventory(
+    previous: dict[str, Any] | None,
+    record_id: str,
+    algorithm: str,
+    new_state: dict[str, str],
+    metadata: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+    """The inventory with one more version, and the content files that version must add."""
+    number = _version_number(previous["head"]) + 1 if previous else 1
+    version = f"v{number}"
+    manifest: dict[str, list[str]] = dict(previous["manifest"]) if previous else {}
+    to_copy: dict[str, tuple[str, str]] = {}
+    state: dict[str, list[str]] = {}
+    for logical_path in sorted(new_state):
+        digest = new_state[logical_path]
+        state.setdefault(digest, []).append(logical_path)
+        if digest not in manifest:
+            # Forward-delta: only content not already in the object is stored again.
+            content_path = f"{version}/{CONTENT_DIRECTORY}/{logical_path}"
+            manifest[digest] = [content_path]
+            to_copy[content_path] = (logical_path, digest)
+    versions = dict(previous["versions"]) if previous else {}
+    versions[version] = {**metadata, "state": state}
+    inventory = {
+        "id": record_id,
+        "type": INVENTORY_TYPE,
+        "digestAlgorithm": algorithm,
+        "head": version,
+        "contentDirectory": CONTENT_DIRECTORY,
+        "manifest": manifest,
+        "versions": versions,
+    }
+    return inventory, to_copy
+
+
+def _version_dirs(object_dir: Path) -> list[str]:
+    return [name for name in os.listdir(object_dir) if VERSION_DIR.fullmatch(name)]
+
+
+def _complete_version_inventory(object_dir: Path, version: str) -> bytes | None:
+    """The version's inventory if the directory is whole (inventory, sidecar, content)."""
+    inventory_bytes = _read_or_none(object_dir / version / INVENTORY)
+    if inventory_bytes is None:
+        return None
+    try:
+        inventory = json.loads(inventory_bytes)
+        algorithm = inventory["digestAlgorithm"]
+        sidecar = _read_or_none(object_dir / version / f"{INVENTORY}.{algorithm}")
+    except (ValueError, KeyError, TypeError):
+        return None
+    digest = hashlib.new(algorithm, inventory_bytes).hexdigest()
+    if sidecar is None or sidecar.split()[:1] != [digest.encode()] or inventory["head"] != version:
+        return None
+    prefix = f"{version}/"
+    for content_paths in inventory["manifest"].values():
+        for content_path in content_paths:
+            if content_path.startswith(prefix) and not (object_dir / content_path).is_file():
+                return None
+    return inventory_bytes
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+# ------------------------------------------------------------------- fixity helpers
+
+
+def _check_object_fixity(record_id: str | None, object_dir: Path, report: FixityReport) -> None:
+    label = record_id or str(object_dir)
+    inventory_bytes = _read_or_none(object_dir / INVENTORY)
+    if inventory_bytes is None:
+        report.missing.append(FixityProblem(label, INVENTORY, None, None, "no root inventory"))
+        return
+    try:
+        inventory = json.loads(inventory_bytes)
+        algorithm = inventory["digestAlgorithm"]
+        manifest = inventory["manifest"]
+    except (ValueError, KeyError, TypeError) as error:
+        report.changed.append(FixityProblem(label, INVENTORY, None, None, f"unreadable: {error}"))
+        return
+    label = record_id or str(inventory.get("id", label))
+    _check_inventory_sidecars(label, object_dir, algorithm, report)
+    tracked = {
+        OBJECT_NAMASTE,
+        INVENTORY,
+        *(content for paths in manifest.values() for content in paths),
+    }
+    for digest, content_paths in manifest.items():
+        for content_path in content_paths:
+            _check_content_file(label, object_dir, content_path, digest, algorithm, report)
+    for relative in _files_under(object_dir):
+        if relative not in tracked and not _is_inventory_file(relative):
+            report.untracked.append(
+                FixityProblem(label, relative, None, None, "not in any inventory")
+            )
+
+
+def _check_content_file(
+    label: str,
+    object_dir: Path,
+    content_path: str,
+    digest: str,
+    algorithm: str,
+    report: FixityReport,
+) -> None:
+    path = object_dir / content_path
+    if not path.is_file():
+        report.missing.append(FixityProblem(label, content_path, digest, None, "file is missing"))
+        return
+    actual = _file_digest(path, algorithm)
+    report.checked += 1
+    if actual != digest:
+        report.changed.append(FixityProblem(label, content_path, digest, actual, "digest differs"))
+
+
+def _check_inventory_sidecars(
+    label: str, object_dir: Path, algorithm: str, report: FixityReport
+) -> None:
+    for directory in ["", *(f"{v}/" for v in _version_dirs(object_dir))]:
+        inventory_path = f"{directory}{INVENTORY}"
+        data = _read_or_none(object_dir / inventory_path)
+        sidecar = _read_or_none(object_dir / f"{inventory_path}.{algorithm}")
+        if data is None or sidecar is None:
+            missing = inventory_path if data is None else f"{inventory_path}.{algorithm}"
+            report.missing.append(FixityProblem(label, missing, None, None, "file is missing"))
+            continue
+        actual = hashlib.new(algorithm, data).hexdigest()
+        expected = sidecar.split()[0].decode("ascii", "replace") if sidecar.split() else ""
+        report.checked += 1
+        if actual != expected:
+            report.changed.append(
+                FixityProblem(label, inventory_path, expected, actual, "sidecar digest differs")
+            )
+
+
+def _is_inventory_file(relative: str) -> bool:
+    parts = relative.split("/")
+    if len(parts) == 2 and not VERSION_DIR.fullmatch(parts[0]):
+        return False
+    return len(parts) <= 2 and (parts[-1] == INVENTORY or parts[-1].startswith(f"{INVENTORY}."))
+
+
+def _files_under(object_dir: Path) -> Iterator[str]:
+    for directory, _dirs, names in os.walk(object_dir):
+        relative_dir = os.path.relpath(directory, object_dir)
+        for name in names:
+            yield name if relative_dir == "." else f"{relative_dir}/{name}"
+
+
+def _release(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # closing the descriptor releases the flock
