@@ -1,0 +1,94 @@
+"""How a record's RDF is written to storage and read back, independent of the public base URL.
+
+A record is stored as Turtle made of sorted N-Triples statements in which IRIs under the
+instance's base URL are written relative (`<item/gz-1>`). The file is plain Turtle that any RDF
+tool reads against a base of its choosing, it diffs line by line between versions, and moving an
+instance to a new public URL needs only `memoria rebuild`, not a rewrite of the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+STORED_HEADER = (
+    "# Memoria record. Turtle; IRIs relative to the instance's public base URL.\n"
+)
+
+
+def to_ox_term(node: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """Convert an rdflib term to a pyoxigraph term."""
+    if isinstance(node, URIRef):
+        return ox.NamedNode(str(node))
+    if isinstance(node, BNode):
+        return ox.BlankNode(str(node))
+    if isinstance(node, Literal):
+        if node.language:
+            return ox.Literal(str(node), language=node.language)
+        if node.datatype:
+            return ox.Literal(str(node), datatype=ox.NamedNode(str(node.datatype)))
+        return ox.Literal(str(node))
+    raise TypeError(f"cannot store RDF term {node!r}")
+
+
+def from_ox_term(term: object) -> Node:
+    """Convert a pyoxigraph term to an rdflib term."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        if datatype == "http://www.w3.org/2001/XMLSchema#string":
+            return Literal(term.value)
+        return Literal(term.value, datatype=URIRef(datatype))
+    raise TypeError(f"unexpected RDF term {term!r}")
+
+
+def graph_to_ox(graph: Graph) -> Iterator[ox.Triple]:
+    """The triples of an rdflib graph as pyoxigraph triples."""
+    for s, p, o in graph:
+        yield ox.Triple(to_ox_term(s), to_ox_term(p), to_ox_term(o))  # type: ignore[arg-type]
+
+
+def ox_to_graph(triples: Iterable[ox.Triple | ox.Quad], graph: Graph | None = None) -> Graph:
+    """Collect pyoxigraph triples (or quads, graph dropped) into an rdflib graph."""
+    graph = Graph() if graph is None else graph
+    for t in triples:
+        graph.add((from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object)))
+    return graph
+
+
+def _relative(term: object, base: str) -> str:
+    text = str(term)
+    if isinstance(term, ox.NamedNode) and term.value.startswith(base):
+        return f"<{term.value[len(base):]}>"
+    return text
+
+
+def serialize_stored(graph: Graph, base_url: str) -> bytes:
+    """Serialise a record graph for storage: sorted statements, base-relative IRIs."""
+    base = base_url.rstrip("/") + "/"
+    lines = sorted(
+        f"{_relative(t.subject, base)} {_relative(t.predicate, base)} {_relative(t.object, base)} ."
+        for t in graph_to_ox(graph)
+    )
+    return (STORED_HEADER + "\n".join(lines) + "\n").encode("utf-8")
+
+
+def parse_stored(data: bytes, base_url: str) -> list[ox.Triple]:
+    """Parse a stored record against this instance's base URL."""
+    return [
+        t.triple if isinstance(t, ox.Quad) else t
+        for t in ox.parse(data, format=ox.RdfFormat.TURTLE, base_iri=base_url.rstrip("/") + "/")
+    ]
+
+
+def parse_stored_graph(data: bytes, base_url: str) -> Graph:
+    """Parse a stored record into an rdflib graph."""
+    return ox_to_graph(parse_stored(data, base_url))

@@ -1,0 +1,104 @@
+"""The RDF store: Oxigraph on disk, one named graph per record, derived from storage."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+from oxrdflib import OxigraphStore
+from rdflib import Dataset, Graph
+
+from archive.rdfio import ox_to_graph
+
+
+class RdfStoreError(RuntimeError):
+    """The RDF store cannot be opened or used."""
+
+
+class RdfStore:
+    """Named graphs of records in an on-disk Oxigraph store."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._store: ox.Store | None = None
+
+    def open(self) -> None:
+        """Open (creating if needed) the store on disk."""
+        if self._store is not None:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._store = ox.Store(str(self.path))
+        except OSError as exc:
+            raise RdfStoreError(
+                f"cannot open the RDF store at {self.path}: {exc}. "
+                "Is another Memoria process (a server or an ingest) using this home?"
+            ) from exc
+
+    def close(self) -> None:
+        """Flush and release the store."""
+        if self._store is not None:
+            self._store.flush()
+            self._store = None
+
+    @property
+    def store(self) -> ox.Store:
+        """The open pyoxigraph store."""
+        if self._store is None:
+            raise RdfStoreError("the RDF store is not open")
+        return self._store
+
+    def replace_graph(self, graph_name: str, triples: Iterable[ox.Triple]) -> None:
+        """Replace a record's named graph with new triples, in one transaction."""
+        name = ox.NamedNode(graph_name)
+        quads = [ox.Quad(t.subject, t.predicate, t.object, name) for t in triples]
+        body = " ".join(f"{q.subject} {q.predicate} {q.object} ." for q in quads)
+        # One SPARQL update is one transaction: readers see the old graph or the new, never none.
+        self.store.update(f"DROP SILENT GRAPH {name} ; INSERT DATA {{ GRAPH {name} {{ {body} }} }}")
+
+    def remove_graph(self, graph_name: str) -> None:
+        """Remove a record's named graph."""
+        self.store.update(f"DROP SILENT GRAPH {ox.NamedNode(graph_name)}")
+
+    def bulk_load(self, graphs: Iterable[tuple[str, Iterable[ox.Triple]]]) -> int:
+        """Load many record graphs at once (for rebuilds); returns the number of graphs."""
+        count = 0
+
+        def quads() -> Iterator[ox.Quad]:
+            nonlocal count
+            for graph_name, triples in graphs:
+                count += 1
+                name = ox.NamedNode(graph_name)
+                for t in triples:
+                    yield ox.Quad(t.subject, t.predicate, t.object, name)
+
+        self.store.bulk_extend(quads())
+        self.store.flush()
+        return count
+
+    def graph(self, graph_name: str) -> Graph:
+        """A record's named graph as an rdflib graph (empty if absent)."""
+        return ox_to_graph(self.store.quads_for_pattern(None, None, None, ox.NamedNode(graph_name)))
+
+    def has_graph(self, graph_name: str) -> bool:
+        """Tell whether a named graph exists."""
+        return self.store.contains_named_graph(ox.NamedNode(graph_name))
+
+    def graph_names(self) -> set[str]:
+        """Names of every graph in the store."""
+        return {g.value for g in self.store.named_graphs() if isinstance(g, ox.NamedNode)}
+
+    def query(self, sparql: str) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        """Run a SPARQL query over the union of all record graphs."""
+        return self.store.query(sparql, use_default_graph_as_union=True)
+
+    def dataset(self) -> Dataset:
+        """The store through rdflib's Dataset API."""
+        return Dataset(store=OxigraphStore(store=self.store))
+
+    def destroy(self) -> None:
+        """Close and delete the store from disk (it is derived; rebuild recreates it)."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)

@@ -1,0 +1,327 @@
+"""The Archive: the one door the web and the CLI use to save, read, withdraw and rebuild records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import Graph, Literal, URIRef
+
+from archive.ids import Minter, is_image_id, is_record_id
+from archive.rdfio import parse_stored, parse_stored_graph, serialize_stored
+from archive.rdfstore import RdfStore, RdfStoreError
+from archive.record import RecordDraft
+from archive.settings import Settings
+from archive.state import StateDb, utc_now
+from archive.storage import FixityReport, Storage, VersionInfo
+from archive.vocab import DCTERMS, MEM, PROV, RDF, XSD, bind_prefixes
+
+log = logging.getLogger(__name__)
+
+RECORD_PATH = "metadata/record.ttl"
+PROVENANCE_PATH = "metadata/provenance.ttl"
+WITHDRAWN_PATH = "metadata/withdrawn.json"
+SOURCE_PREFIX = "source/record"
+SOURCE_EXTENSIONS = {
+    "text/csv": "csv", "application/xml": "xml", "application/json": "json",
+    "text/turtle": "ttl", "application/rdf+xml": "rdf", "application/ld+json": "jsonld",
+}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a record came from and which batch brought it."""
+
+    source: str
+    position: str
+    batch_id: str
+    reader: str
+    reader_version: str
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What saving a record did: created, updated or unchanged, and at which version."""
+
+    record_id: str
+    version: str
+    action: str
+    derived: bool
+
+
+@dataclass
+class Record:
+    """A record as read back: its graph (with provenance) and its storage version."""
+
+    record_id: str
+    version: str
+    graph: Graph
+    withdrawn: bool = False
+    versions: list[VersionInfo] = field(default_factory=list)
+
+
+@dataclass
+class RebuildReport:
+    """What a rebuild re-derived."""
+
+    records: int
+    withdrawn: int
+    graphs: int
+
+
+def _digest(data: bytes | Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    if isinstance(data, Path):
+        with data.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    else:
+        h.update(data)
+    return h.hexdigest()
+
+
+class Archive:
+    """Storage (the truth) first, then the RDF store; derived copies catch up when they lag."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.minter = Minter(settings.base_url)
+        self.storage = Storage(settings.storage_root, settings.work_dir,
+                               digest=settings.digest, fsync=settings.fsync)
+        self.rdf = RdfStore(settings.rdf_dir)
+        self.state = StateDb(settings.state_db)
+        self.derives = False
+
+    def open(self, derive: bool = True) -> Archive:
+        """Open storage and state; open the RDF store too unless another process holds it."""
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.storage.open()
+        self.state.open()
+        if derive:
+            try:
+                self.rdf.open()
+                self.derives = True
+            except RdfStoreError as exc:
+                log.warning("%s; records will be queued for it", exc)
+        return self
+
+    def close(self) -> None:
+        """Release everything this archive opened."""
+        self.rdf.close()
+        self.state.close()
+        self.derives = False
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _provenance_graph(self, rid: str, prov: Provenance) -> Graph:
+        g = bind_prefixes(Graph())
+        entity = URIRef(self.minter.graph(rid))
+        activity = URIRef(f"{self.minter.graph(rid)}#ingest")
+        g.add((entity, RDF.type, PROV.Entity))
+        g.add((entity, PROV.wasGeneratedBy, activity))
+        g.add((entity, DCTERMS.source, Literal(prov.source)))
+        g.add((entity, MEM.position, Literal(prov.position)))
+        g.add((activity, RDF.type, PROV.Activity))
+        g.add((activity, MEM.batch, Literal(prov.batch_id)))
+        g.add((activity, MEM.reader, Literal(f"{prov.reader} {prov.reader_version}")))
+        g.add((activity, PROV.endedAtTime, Literal(utc_now(), datatype=XSD.dateTime)))
+        return g
+
+    def _files_for(self, draft: RecordDraft) -> dict[str, bytes | Path]:
+        ext = SOURCE_EXTENSIONS.get(draft.source_media_type, "txt")
+        files: dict[str, bytes | Path] = {
+            f"{SOURCE_PREFIX}.{ext}": draft.source_bytes,
+            RECORD_PATH: serialize_stored(draft.graph, self.settings.base_url),
+        }
+        for image in draft.images:
+            files[f"files/{image.name}"] = image.source
+        return files
+
+    def _unchanged(self, rid: str, files: dict[str, bytes | Path]) -> str | None:
+        head = self.storage.head(rid)
+        if head is None:
+            return None
+        state = {k: v for k, v in self.storage.state(rid).items() if k != PROVENANCE_PATH}
+        if set(state) != set(files):
+            return None
+        for path, data in files.items():
+            if _digest(data, self.settings.digest) != state[path]:
+                return None
+        return head
+
+    def save(self, draft: RecordDraft, provenance: Provenance) -> SaveResult:
+        """Save a validated record: storage first (the commit point), then derived copies."""
+        rid = draft.record_id
+        files = self._files_for(draft)
+        same_version = self._unchanged(rid, files)
+        if same_version is not None:
+            return SaveResult(rid, same_version, "unchanged", derived=False)
+        existed = self.storage.exists(rid)
+        prov_graph = self._provenance_graph(rid, provenance)
+        files[PROVENANCE_PATH] = serialize_stored(prov_graph, self.settings.base_url)
+        self.state.mark_pending(rid)
+        result = self.storage.write(
+            rid, files, message=f"ingest batch {provenance.batch_id} ({provenance.position})",
+            user_name=f"memoria {provenance.reader}",
+        )
+        derived = self._derive(rid)
+        return SaveResult(rid, result.version, "updated" if existed else "created", derived)
+
+    def withdraw(self, rid: str, reason: str, batch_id: str | None = None) -> str | None:
+        """Withdraw a record: a new version that keeps the history but publishes nothing."""
+        if self.storage.head(rid) is None or self.is_withdrawn(rid):
+            return None
+        note = {"withdrawn": utc_now(), "reason": reason, "batch": batch_id}
+        self.state.mark_pending(rid)
+        result = self.storage.write(
+            rid, {WITHDRAWN_PATH: json.dumps(note, ensure_ascii=False).encode()},
+            message=f"withdrawn: {reason}", user_name="memoria",
+        )
+        self._derive(rid)
+        return result.version
+
+    # -- derived copies -----------------------------------------------------------------------
+
+    def _stored_triples(self, rid: str) -> list | None:
+        state = self.storage.state(rid)
+        if RECORD_PATH not in state:
+            return None
+        triples = parse_stored(self.storage.read(rid, RECORD_PATH), self.settings.base_url)
+        if PROVENANCE_PATH in state:
+            triples += parse_stored(self.storage.read(rid, PROVENANCE_PATH), self.settings.base_url)
+        return triples
+
+    def _derive(self, rid: str) -> bool:
+        """Bring the RDF store in line with storage for one record; False if it must wait."""
+        if not self.derives:
+            return False
+        triples = self._stored_triples(rid)
+        graph_name = self.minter.graph(rid)
+        if triples is None:
+            self.rdf.remove_graph(graph_name)
+        else:
+            self.rdf.replace_graph(graph_name, triples)
+        self.state.clear_pending(rid)
+        return True
+
+    def sync(self) -> int:
+        """Derive every queued record (after a crash, or records saved while the store was busy)."""
+        if not self.derives:
+            return 0
+        done = 0
+        while batch := self.state.pending(limit=500):
+            for rid in batch:
+                self._derive(rid)
+                done += 1
+        return done
+
+    def rebuild(self) -> RebuildReport:
+        """Recreate the RDF store from storage alone."""
+        if not self.derives:
+            raise RdfStoreError("the RDF store is in use by another process; stop it first")
+        self.rdf.destroy()
+        self.rdf.open()
+        counts = {"records": 0, "withdrawn": 0}
+
+        def graphs() -> Iterator[tuple[str, list]]:
+            for rid in sorted(self.storage.ids()):
+                triples = self._stored_triples(rid)
+                if triples is None:
+                    counts["withdrawn"] += 1
+                    continue
+                counts["records"] += 1
+                yield self.minter.graph(rid), triples
+
+        loaded = self.rdf.bulk_load(graphs())
+        for rid in self.state.pending(limit=1_000_000):
+            self.state.clear_pending(rid)
+        return RebuildReport(counts["records"], counts["withdrawn"], loaded)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def is_withdrawn(self, rid: str) -> bool:
+        """Tell whether a record's head version is a withdrawal."""
+        return WITHDRAWN_PATH in self.storage.state(rid)
+
+    def get(self, rid: str) -> Record | None:
+        """A record by id from the RDF store (or storage, if the store lags), or None."""
+        if not is_record_id(rid):
+            return None
+        head = self.storage.head(rid)
+        if head is None:
+            return None
+        if self.is_withdrawn(rid):
+            return Record(rid, head, Graph(), withdrawn=True)
+        graph_name = self.minter.graph(rid)
+        if self.derives and self.rdf.has_graph(graph_name) and not self._is_pending(rid):
+            graph = self.rdf.graph(graph_name)
+        else:
+            stored = self.storage.read(rid, RECORD_PATH)
+            graph = parse_stored_graph(stored, self.settings.base_url)
+            if PROVENANCE_PATH in self.storage.state(rid):
+                graph += parse_stored_graph(self.storage.read(rid, PROVENANCE_PATH),
+                                            self.settings.base_url)
+        return Record(rid, head, bind_prefixes(graph))
+
+    def _is_pending(self, rid: str) -> bool:
+        row = self.state.conn.execute("SELECT 1 FROM pending WHERE record_id = ?", (rid,))
+        return row.fetchone() is not None
+
+    def history(self, rid: str) -> list[VersionInfo]:
+        """Every stored version of a record, oldest first."""
+        return self.storage.versions(rid) if self.storage.exists(rid) else []
+
+    def ids(self) -> list[str]:
+        """Ids of every published (not withdrawn) record, sorted."""
+        prefix = self.minter.graph("")
+        names = self.rdf.graph_names() if self.derives else set()
+        if not self.derives:
+            return sorted(r for r in self.storage.ids() if not self.is_withdrawn(r))
+        return sorted(n[len(prefix):] for n in names if n.startswith(prefix))
+
+    def children(self, rid: str) -> list[tuple[str, int | None]]:
+        """(id, order) of the records directly below a record in the archival hierarchy."""
+        if not self.derives:
+            return []
+        parent = self.minter.item(rid)
+        rows = self.rdf.query(
+            "PREFIX dcterms: <http://purl.org/dc/terms/> "
+            "PREFIX mem: <https://w3id.org/memoria/ns#> "
+            f"SELECT ?child ?order WHERE {{ ?child dcterms:isPartOf <{parent}> . "
+            "OPTIONAL { ?child mem:order ?order } } ORDER BY ?order ?child"
+        )
+        out: list[tuple[str, int | None]] = []
+        for row in rows:  # type: ignore[union-attr]
+            child_id = self.minter.record_id_of(row["child"].value)
+            order = row["order"]
+            if child_id:
+                out.append((child_id, int(order.value) if order is not None else None))
+        return out
+
+    def image_owner(self, image_id: str) -> str | None:
+        """The record that holds an image id, or None."""
+        if not self.derives or not is_image_id(image_id):
+            return None
+        literal = json.dumps(image_id)
+        rows = list(self.rdf.query(  # type: ignore[arg-type]
+            "PREFIX mem: <https://w3id.org/memoria/ns#> "
+            f"SELECT ?g WHERE {{ GRAPH ?g {{ ?r mem:imageId {literal} }} }} LIMIT 1"
+        ))
+        if not rows:
+            return None
+        prefix = self.minter.graph("")
+        return rows[0]["g"].value[len(prefix):]
+
+    def fixity(self) -> FixityReport:
+        """Re-check every digest in storage."""
+        return self.storage.fixity()
