@@ -1,0 +1,147 @@
+"""CSV and TSV exports, placed in the record model by a mapping file."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from archive.record import RecordDraft
+from ingest.mapping import Mapping, load_mapping
+from ingest.reader import ReadContext, Rejection, SourceRecord
+from ingest.tabular import apply_mapping
+
+MAX_FIELD = 1_000_000
+
+
+class _LineTap:
+    """Feeds lines to the csv module and keeps them, so each record's raw text is known."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = iter(io.StringIO(text, newline=""))
+        self.taken: list[str] = []
+        self.line = 0
+
+    def __iter__(self) -> _LineTap:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.line += 1
+        self.taken.append(line)
+        return line
+
+
+def read_rows(path: Path, mapping: Mapping, encoding: str | None = None
+              ) -> Iterator[tuple[int, list[str], str] | Rejection]:
+    """Yield (first line number, header, raw text) per row, or rejections; header first."""
+    source = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield Rejection(source, "file", f"cannot read: {exc.strerror or exc}")
+        return
+    enc = encoding or mapping.encoding
+    try:
+        text = data.decode(enc)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        yield Rejection(source, f"line {line}, byte {exc.start}",
+                        f"not valid {enc}: {exc.reason}; name the encoding with --encoding")
+        return
+    except LookupError:
+        yield Rejection(source, "file", f"unknown encoding {enc!r}")
+        return
+    tap = _LineTap(text)
+    csv.field_size_limit(MAX_FIELD)
+    reader = csv.reader(tap, delimiter=mapping.delimiter)
+    while True:
+        start = tap.line + 1
+        tap.taken.clear()
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Rejection(source, f"line {start}", f"malformed CSV: {exc}")
+            continue
+        yield (start, row, "".join(tap.taken))
+
+
+class CsvReader:
+    """Reads a CSV (or TSV) file with a mapping file."""
+
+    name = "csv"
+    version = "1.0"
+
+    def _mapping(self, context: ReadContext) -> Mapping:
+        mapping = context.options.get("mapping")
+        if isinstance(mapping, Path):
+            mapping = load_mapping(mapping)
+            context.options["mapping"] = mapping
+        if not isinstance(mapping, Mapping):
+            raise ValueError("the csv reader needs a mapping file (--mapping FILE.toml)")
+        return mapping
+
+    def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
+        """Yield one source record per data row; header problems reject the file."""
+        mapping = self._mapping(context)
+        header: list[str] | None = None
+        header_raw = ""
+        seen: dict[str, int] = {}
+        for item in read_rows(source, mapping, context.options.get("encoding")):
+            if isinstance(item, Rejection):
+                yield item
+                continue
+            line, row, raw = item
+            if header is None:
+                header, header_raw = [h.strip() for h in row], raw
+                if mapping.id_column not in header:
+                    yield Rejection(str(source), "line 1",
+                                    f"identifier column {mapping.id_column!r} is not in the header")
+                    return
+                self._warn_columns(header, mapping, context)
+                continue
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                yield Rejection(str(source), f"line {line}",
+                                f"row has {len(row)} fields, the header has {len(header)}")
+                continue
+            values = dict(zip(header, row, strict=True))
+            local = values[mapping.id_column].strip()
+            if local in seen:
+                yield Rejection(str(source), f"line {line}",
+                                f"duplicate identifier {local!r}, first at line {seen[local]}",)
+                continue
+            if local:
+                seen[local] = line
+            yield SourceRecord(str(source), f"line {line}", local or None,
+                               (header_raw + raw).encode("utf-8"), "text/csv", values)
+
+    @staticmethod
+    def _warn_columns(header: list[str], mapping: Mapping, context: ReadContext) -> None:
+        missing = sorted(mapping.used_columns() - set(header))
+        if missing:
+            context.warnings.append(f"mapped columns not in the file: {', '.join(missing)}")
+        unmapped = [h for h in header if h not in mapping.used_columns()]
+        if unmapped:
+            context.warnings.append(
+                "columns not in the mapping (kept in the stored source, not in the record): "
+                + ", ".join(unmapped)
+            )
+
+    def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:
+        """Map one row with the mapping file."""
+        mapping = self._mapping(context)
+        images_dir = context.options.get("images_dir")
+        if images_dir is None:
+            # Archivists keep scans beside the spreadsheet unless the mapping says otherwise.
+            images_dir = Path(record.source).parent / (mapping.images_dir or ".")
+        return apply_mapping(
+            context.minter, mapping, record.data, provider=context.provider,
+            images_dir=Path(images_dir) if images_dir else None,
+            max_pixels=int(context.options.get("max_pixels", 500_000_000)),
+            raw=record.raw, media_type=record.media_type,
+        )

@@ -1,0 +1,166 @@
+"""The shared ingest pipeline: read -> map to RDF -> validate -> save -> report, as one batch."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from archive.service import Archive, Provenance
+from archive.state import utc_now
+from archive.validate import record_errors
+from ingest.reader import ReadContext, Reader, RecordRejected, Rejection, SourceRecord
+
+
+@dataclass
+class Accepted:
+    """A record that went in, with what saving it did."""
+
+    record_id: str
+    position: str
+    action: str
+    version: str | None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchReport:
+    """What one ingest did: accepted + rejected = input, with every rejection explained."""
+
+    batch_id: str
+    source: str
+    reader: str
+    dry_run: bool
+    started: str
+    finished: str = ""
+    accepted: list[Accepted] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def input(self) -> int:
+        """How many records the source held (every one is accepted or rejected)."""
+        return len(self.accepted) + len(self.rejected)
+
+    def counts(self) -> dict[str, int]:
+        """Accepted records by action, plus the totals."""
+        out = {"input": self.input, "accepted": len(self.accepted), "rejected": len(self.rejected)}
+        for a in self.accepted:
+            out[a.action] = out.get(a.action, 0) + 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "batch": self.batch_id, "source": self.source, "reader": self.reader,
+            "dry_run": self.dry_run, "started": self.started, "finished": self.finished,
+            "counts": self.counts(), "warnings": self.warnings,
+            "accepted": [asdict(a) for a in self.accepted],
+            "rejected": [asdict(r) for r in self.rejected],
+        }
+
+    def summary(self) -> str:
+        """A readable summary for the terminal."""
+        c = self.counts()
+        actions = ", ".join(f"{c[k]} {k}" for k in ("created", "updated", "unchanged", "valid")
+                            if c.get(k))
+        lines = [
+            f"batch {self.batch_id}{' (dry run)' if self.dry_run else ''}: {self.source}",
+            f"  {c['input']} read = {c['accepted']} accepted"
+            + (f" ({actions})" if actions else "") + f" + {c['rejected']} rejected",
+        ]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        lines += [f"  rejected {r.source} {r.position}"
+                  + (f" [{r.record_id}]" if r.record_id else "") + f": {r.reason}"
+                  for r in self.rejected]
+        warned = [a for a in self.accepted if a.warnings]
+        for a in warned[:20]:
+            lines += [f"  note {a.record_id} ({a.position}): {w}" for w in a.warnings]
+        if len(warned) > 20:
+            lines.append(f"  … and notes on {len(warned) - 20} more records (see the JSON report)")
+        return "\n".join(lines)
+
+
+def new_batch_id() -> str:
+    """A batch id that sorts by time and is unique."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def run_batch(archive: Archive, reader: Reader, source: Path, *,
+              options: dict[str, Any] | None = None, dry_run: bool = False,
+              progress: Callable[[int], None] | None = None) -> BatchReport:
+    """Ingest one source as one batch and write its report under home/batches/."""
+    context = ReadContext(archive.minter, archive.settings.provider, dict(options or {}))
+    context.options.setdefault("max_pixels", archive.settings.max_image_pixels)
+    report = BatchReport(new_batch_id(), str(source), reader.name, dry_run, utc_now())
+    archive.state.start_batch(report.batch_id, str(source), reader.name, dry_run)
+    claimed_images: dict[str, str] = {}
+    status = "failed"
+    try:
+        for item in reader.read(source, context):
+            if isinstance(item, Rejection):
+                report.rejected.append(item)
+            else:
+                _ingest_one(archive, reader, item, context, report, claimed_images)
+            if progress:
+                progress(report.input)
+        status = "done"
+    finally:
+        report.warnings = list(dict.fromkeys(context.warnings))
+        report.finished = utc_now()
+        archive.state.finish_batch(report.batch_id, status,
+                                   (report.input, len(report.accepted), len(report.rejected)))
+        _write_report(archive, report)
+    return report
+
+
+def _ingest_one(archive: Archive, reader: Reader, item: SourceRecord, context: ReadContext,
+                report: BatchReport, claimed_images: dict[str, str]) -> None:
+    def reject(reason: str, rid: str | None = None) -> None:
+        report.rejected.append(Rejection(item.source, item.position, reason, rid))
+
+    try:
+        draft = reader.to_rdf(item, context)
+    except RecordRejected as exc:
+        reject(str(exc))
+        return
+    errors = record_errors(draft.graph)
+    if errors:
+        reject("; ".join(errors), draft.record_id)
+        return
+    for image in draft.images:
+        owner = claimed_images.get(image.image_id) or archive.image_owner(image.image_id)
+        if owner and owner != draft.record_id:
+            reject(f"image id {image.image_id!r} (file {image.name}) is already used by record "
+                   f"{owner}; rename the file", draft.record_id)
+            return
+    for image in draft.images:
+        claimed_images[image.image_id] = draft.record_id
+    if report.dry_run:
+        report.accepted.append(Accepted(draft.record_id, item.position, "valid", None,
+                                        draft.warnings))
+        return
+    provenance = Provenance(item.source, item.position, report.batch_id, reader.name,
+                            reader.version)
+    result = archive.save(draft, provenance)
+    archive.state.add_batch_record(report.batch_id, result.record_id, result.version,
+                                   result.action)
+    report.accepted.append(Accepted(result.record_id, item.position, result.action,
+                                    result.version, draft.warnings))
+
+
+def _write_report(archive: Archive, report: BatchReport) -> Path:
+    folder = archive.settings.home / "batches"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{report.batch_id}.json"
+    path.write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
+def report_path(archive: Archive, batch_id: str) -> Path:
+    """Where a batch's JSON report is kept."""
+    return archive.settings.home / "batches" / f"{batch_id}.json"
