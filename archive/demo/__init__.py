@@ -1,0 +1,1 @@
+"""Demo collection for ``memoria demo``: records.csv, mapping.toml and generated images."""
