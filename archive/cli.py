@@ -1,0 +1,232 @@
+"""The `memoria` command: one command for everything an archivist does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from archive.settings import SETTINGS, Settings, SettingsError, env_name, load_settings
+
+EXIT_REJECTED = 3
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj["settings"]
+    return settings
+
+
+def _open_archive(settings: Settings) -> Any:
+    from archive.images import set_pixel_limit
+    from archive.service import Archive
+
+    set_pixel_limit(settings.max_image_pixels)
+    return Archive(settings).open()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help=f"Instance directory (default: ${env_name('home')} or ./memoria-data).")
+@click.pass_context
+def main(ctx: click.Context, home: Path | None) -> None:
+    """Memoria: ingest, keep, find and show a city's heritage records."""
+    try:
+        settings = load_settings({"home": str(home)} if home else None)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    ctx.obj = {"settings": settings}
+
+
+@main.command("settings")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def settings_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Print every setting with its value and what it does."""
+    rows = _settings(ctx).as_table()
+    if as_json:
+        click.echo(json.dumps({name: value for name, value, _ in rows}, indent=2))
+        return
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, help_text in rows:
+        click.echo(f"{name:<{width}}  {value}")
+        click.echo(f"{'':<{width}}  {env_name(name)}: {help_text}")
+
+
+@main.command()
+@click.option("--base-url", default=None, help="Public base URL to write into memoria.toml.")
+@click.pass_context
+def init(ctx: click.Context, base_url: str | None) -> None:
+    """Create the instance directory, its storage root and memoria.toml."""
+    settings = _settings(ctx)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    if not settings.instance_file.exists():
+        lines = ["# Memoria instance settings; MEMORIA_* environment variables override these."]
+        lines.append(f'base_url = "{base_url or settings.base_url}"')
+        settings.instance_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    archive = _open_archive(load_settings({"home": str(settings.home)}))
+    archive.close()
+    click.echo(f"instance ready in {settings.home}")
+
+
+def _detect_format(source: Path) -> str:
+    if source.is_dir():
+        return "folder"
+    if source.suffix.lower() in {".csv", ".tsv"}:
+        return "csv"
+    raise click.UsageError(f"cannot tell the format of {source}; pass --format")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", default="auto", show_default=True,
+              help="Reader name (csv, folder) or auto.")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Mapping file (TOML) for CSV and sidecar columns.")
+@click.option("--namespace", help="Source namespace for record ids (overrides the mapping).")
+@click.option("--encoding", help="Character encoding of the source (default from the mapping).")
+@click.option("--sidecar", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Sidecar CSV of a folder, when the folder holds several.")
+@click.option("--images", "images_dir",
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the image files a CSV names (default: beside the CSV).")
+@click.option("--dry-run", is_flag=True, help="Validate and report without storing anything.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead.")
+@click.pass_context
+def ingest(ctx: click.Context, source: Path, fmt: str, mapping: Path | None,
+           namespace: str | None, encoding: str | None, sidecar: Path | None,
+           images_dir: Path | None, dry_run: bool, as_json: bool) -> None:
+    """Ingest a source as one batch and report what was accepted and rejected.
+
+    Exit status: 0 all accepted, 3 some records rejected, 1 the batch failed.
+    """
+    from ingest.mapping import MappingError, load_mapping
+    from ingest.pipeline import run_batch
+    from ingest.registry import UnknownReaderError, get_reader
+
+    name = _detect_format(source) if fmt == "auto" else fmt
+    try:
+        reader = get_reader(name)
+    except UnknownReaderError as exc:
+        raise click.UsageError(str(exc)) from None
+    options: dict[str, Any] = {}
+    try:
+        if mapping:
+            options["mapping"] = load_mapping(mapping)
+    except MappingError as exc:
+        raise click.UsageError(str(exc)) from None
+    if name == "csv" and not mapping:
+        raise click.UsageError("a CSV needs a mapping file: --mapping FILE.toml")
+    for key, value in (("namespace", namespace), ("encoding", encoding), ("sidecar", sidecar),
+                       ("images_dir", images_dir)):
+        if value:
+            options[key] = value
+    archive = _open_archive(_settings(ctx))
+    try:
+        def progress(n: int) -> None:
+            if n % 500 == 0 and sys.stderr.isatty():
+                click.echo(f"\r  {n} records…", nl=False, err=True)
+
+        report = run_batch(archive, reader, source, options=options, dry_run=dry_run,
+                           progress=progress)
+    finally:
+        archive.close()
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(report.summary())
+    if report.rejected:
+        ctx.exit(EXIT_REJECTED)
+
+
+@main.command()
+@click.pass_context
+def rebuild(ctx: click.Context) -> None:
+    """Recreate every derived copy (the RDF store) from storage alone."""
+    archive = _open_archive(_settings(ctx))
+    try:
+        if not archive.derives:
+            raise click.ClickException("the RDF store is held by a running server; stop it first")
+        result = archive.rebuild()
+    finally:
+        archive.close()
+    click.echo(f"rebuilt the RDF store: {result.records} records "
+               f"({result.withdrawn} withdrawn records left out)")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def fixity(ctx: click.Context, as_json: bool) -> None:
+    """Re-check every digest in storage; exit 1 if anything changed, is missing or untracked."""
+    archive = _open_archive(_settings(ctx))
+    try:
+        report = archive.fixity()
+    finally:
+        archive.close()
+    problems = {"changed": report.changed, "missing": report.missing,
+                "untracked": report.untracked}
+    if as_json:
+        click.echo(json.dumps({"checked": report.checked, **{
+            k: [p.__dict__ for p in v] for k, v in problems.items()}}, indent=2, default=str))
+    else:
+        click.echo(f"checked {report.checked} files")
+        for kind, items in problems.items():
+            for p in items:
+                click.echo(f"  {kind}: {p}")
+    if not report.ok():
+        ctx.exit(1)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from archive.server import run_server
+
+    run_server(settings, host, port)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: setting host).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: setting port).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the web site and APIs."""
+    settings = _settings(ctx)
+    _serve(settings, host or settings.host, port or settings.port)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on.")
+@click.option("--port", type=int, default=None, help="Port to listen on.")
+@click.option("--no-serve", is_flag=True, help="Build and ingest the demo, then stop.")
+@click.pass_context
+def demo(ctx: click.Context, host: str | None, port: int | None, no_serve: bool) -> None:
+    """Build the demo collection (Guangzhou, Oaxaca, Campeche), ingest it and serve it."""
+    from archive.demo.images import demo_dir, generate_images
+    from ingest.mapping import load_mapping
+    from ingest.pipeline import run_batch
+    from ingest.registry import get_reader
+
+    settings = _settings(ctx)
+    folder = settings.home / "demo-source"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(demo_dir() / "records.csv", folder / "records.csv")
+    click.echo(f"generating demo images in {folder} …")
+    generate_images(folder)
+    archive = _open_archive(settings)
+    try:
+        report = run_batch(archive, get_reader("folder"), folder, options={
+            "mapping": load_mapping(demo_dir() / "mapping.toml"),
+            "sidecar": folder / "records.csv"})
+    finally:
+        archive.close()
+    click.echo(report.summary())
+    if report.rejected:
+        ctx.exit(EXIT_REJECTED)
+    if not no_serve:
+        _serve(settings, host or settings.host, port or settings.port)
+
+
+__all__ = ["SETTINGS", "main"]
