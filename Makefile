@@ -1,0 +1,41 @@
+# The two commands of the README:  `make demo`  and  `make test`.
+# Both set up everything they need on a fresh machine first (idempotent).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+export MEMORIA_HOME ?= $(CURDIR)/memoria-data
+
+.PHONY: demo test setup setup-test lint check clean bench
+
+demo: setup
+	$(BIN)/memoria demo --host $(HOST) --port $(PORT)
+
+test: setup-test
+	bash scripts/run-tests.sh
+
+setup: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Memoria needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup-test: setup
+	bash scripts/setup-test-services.sh
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy archive ingest iiif search
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
