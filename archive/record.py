@@ -201,6 +201,32 @@ class RecordBuilder:
         g.add((self.aggregation, link, resource))
         return resource
 
+    def add_remote_image(self, url: str, service: str | None = None, width: int | None = None,
+                         height: int | None = None, media_type: str | None = None) -> URIRef:
+        """Add an image kept elsewhere (a remote file or IIIF Image service) as edm:WebResource."""
+        resource = URIRef(url)
+        g = self.graph
+        self._views += 1
+        g.add((resource, RDF.type, EDM.WebResource))
+        g.add((resource, MEM.order, Literal(self._views, datatype=XSD.integer)))
+        if media_type:
+            g.add((resource, EBUCORE.hasMimeType, Literal(media_type)))
+        if width and height and width > 0 and height > 0:
+            g.add((resource, EBUCORE.width, Literal(int(width), datatype=XSD.integer)))
+            g.add((resource, EBUCORE.height, Literal(int(height), datatype=XSD.integer)))
+        if service:
+            svc = URIRef(service)
+            g.add((resource, SVCS.has_service, svc))
+            g.add((svc, RDF.type, SVCS.Service))
+            g.add((svc, DCTERMS.conformsTo, IIIF_IMAGE_CONTEXT))
+        link = EDM.isShownBy if self._views == 1 else EDM.hasView
+        g.add((self.aggregation, link, resource))
+        return resource
+
+    def set_shown_at(self, url: str) -> None:
+        """Set edm:isShownAt: the object in its full context on the provider's web site."""
+        self.graph.set((self.aggregation, EDM.isShownAt, URIRef(url)))
+
     def objects(self, prop: URIRef) -> list[Node]:
         """The CHO's values for a property."""
         return list(self.graph.objects(self.cho, prop))

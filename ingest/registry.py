@@ -11,6 +11,14 @@ from ingest.reader import Reader
 BUILTIN_READERS: dict[str, str] = {
     "csv": "ingest.csv_reader:CsvReader",
     "folder": "ingest.folder_reader:FolderReader",
+    "json": "ingest.json_reader:JsonReader",
+    "rdf": "ingest.rdf_reader:RdfReader",
+    "dc": "ingest.dc_reader:DcReader",
+    "ead": "ingest.ead_reader:EadReader",
+    "lido": "ingest.lido_reader:LidoReader",
+    "marcxml": "ingest.marc_reader:MarcXmlReader",
+    "mets": "ingest.mets_reader:MetsReader",
+    "iiif": "ingest.iiif_reader:IiifManifestReader",
 }
 
 
