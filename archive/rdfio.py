@@ -58,7 +58,7 @@ def graph_to_ox(graph: Graph) -> Iterator[ox.Triple]:
 
 def ox_to_graph(triples: Iterable[ox.Triple | ox.Quad], graph: Graph | None = None) -> Graph:
     """Collect pyoxigraph triples (or quads, graph dropped) into an rdflib graph."""
-    graph = Graph() if graph is None else graph
+    graph = Graph(bind_namespaces="none") if graph is None else graph
     for t in triples:
         graph.add((from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object)))
     return graph

@@ -25,7 +25,6 @@ from archive.vocab import (
     SVCS,
     WGS84,
     XSD,
-    bind_prefixes,
 )
 
 IIIF_IMAGE_CONTEXT = URIRef("http://iiif.io/api/image")
@@ -63,7 +62,8 @@ class RecordBuilder:
     def __init__(self, minter: Minter, record_id: str) -> None:
         self.minter = minter
         self.record_id = record_id
-        self.graph = bind_prefixes(Graph())
+        # Prefixes are bound when a graph is shown, not on the ingest hot path.
+        self.graph = Graph(bind_namespaces="none")
         self.cho = URIRef(minter.item(record_id))
         self.aggregation = URIRef(minter.aggregation(record_id))
         self.warnings: list[str] = []

@@ -18,7 +18,7 @@ from archive.record import RecordDraft
 from archive.settings import Settings
 from archive.state import StateDb, utc_now
 from archive.storage import FixityReport, Storage, VersionInfo
-from archive.vocab import DCTERMS, MEM, PROV, RDF, XSD, bind_prefixes
+from archive.vocab import DCTERMS, MEM, PROV, RDF, XSD
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class Archive:
     # -- writing ---------------------------------------------------------------------------
 
     def _provenance_graph(self, rid: str, prov: Provenance) -> Graph:
-        g = bind_prefixes(Graph())
+        g = Graph(bind_namespaces="none")
         entity = URIRef(self.minter.graph(rid))
         activity = URIRef(f"{self.minter.graph(rid)}#ingest")
         g.add((entity, RDF.type, PROV.Entity))
@@ -187,6 +187,18 @@ class Archive:
             rid, {WITHDRAWN_PATH: json.dumps(note, ensure_ascii=False).encode()},
             message=f"withdrawn: {reason}", user_name="memoria",
         )
+        self._derive(rid)
+        return result.version
+
+    def restore(self, rid: str, version: str, reason: str) -> str:
+        """Make an earlier version current again, as a new version (history only grows)."""
+        old_state = self.storage.state(rid, version)
+        files: dict[str, bytes | Path] = {
+            path: self.storage.content_path(rid, path, version) for path in old_state
+        }
+        self.state.mark_pending(rid)
+        result = self.storage.write(rid, files, message=f"restored {version}: {reason}",
+                                    user_name="memoria")
         self._derive(rid)
         return result.version
 
@@ -271,7 +283,7 @@ class Archive:
             if PROVENANCE_PATH in self.storage.state(rid):
                 graph += parse_stored_graph(self.storage.read(rid, PROVENANCE_PATH),
                                             self.settings.base_url)
-        return Record(rid, head, bind_prefixes(graph))
+        return Record(rid, head, graph)
 
     def _is_pending(self, rid: str) -> bool:
         row = self.state.conn.execute("SELECT 1 FROM pending WHERE record_id = ?", (rid,))
