@@ -81,7 +81,7 @@ def _detect_format(source: Path) -> str:
 
 
 @main.command()
-@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("source", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option("--format", "fmt", default="auto", show_default=True,
               help="Reader name (csv, folder) or auto.")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -95,14 +95,20 @@ def _detect_format(source: Path) -> str:
               help="Folder of the image files a CSV names (default: beside the CSV).")
 @click.option("--dry-run", is_flag=True, help="Validate and report without storing anything.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead.")
+@click.option("--undo", "undo", metavar="BATCH", help="Withdraw a batch completely instead.")
 @click.pass_context
-def ingest(ctx: click.Context, source: Path, fmt: str, mapping: Path | None,
+def ingest(ctx: click.Context, source: Path | None, fmt: str, mapping: Path | None,
            namespace: str | None, encoding: str | None, sidecar: Path | None,
-           images_dir: Path | None, dry_run: bool, as_json: bool) -> None:
+           images_dir: Path | None, dry_run: bool, as_json: bool, undo: str | None) -> None:
     """Ingest a source as one batch and report what was accepted and rejected.
 
     Exit status: 0 all accepted, 3 some records rejected, 1 the batch failed.
     """
+    if undo:
+        _undo(ctx, undo)
+        return
+    if source is None:
+        raise click.UsageError("name a SOURCE to ingest (or --undo BATCH)")
     from ingest.mapping import MappingError, load_mapping
     from ingest.pipeline import run_batch
     from ingest.registry import UnknownReaderError, get_reader
@@ -140,6 +146,34 @@ def ingest(ctx: click.Context, source: Path, fmt: str, mapping: Path | None,
         click.echo(report.summary())
     if report.rejected:
         ctx.exit(EXIT_REJECTED)
+
+
+def _undo(ctx: click.Context, batch_id: str) -> None:
+    from ingest.undo import UndoError, undo_batch
+
+    archive = _open_archive(_settings(ctx))
+    try:
+        report = undo_batch(archive, batch_id)
+    except UndoError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        archive.close()
+    click.echo(report.summary())
+
+
+@main.command()
+@click.pass_context
+def batches(ctx: click.Context) -> None:
+    """List ingest batches, newest first."""
+    archive = _open_archive(_settings(ctx))
+    try:
+        rows = archive.state.batches()
+    finally:
+        archive.close()
+    for b in rows:
+        click.echo(f"{b.id}  {b.status:<7} {b.reader:<7} {b.input:>6} read {b.accepted:>6} "
+                   f"accepted {b.rejected:>5} rejected{'  (dry run)' if b.dry_run else ''}  "
+                   f"{b.source}")
 
 
 @main.command()

@@ -152,6 +152,10 @@ class StateDb:
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
+    def set_batch_status(self, batch_id: str, status: str) -> None:
+        """Change a batch's status (for example to undone)."""
+        self.conn.execute("UPDATE batches SET status = ? WHERE id = ?", (status, batch_id))
+
     def mark_pending(self, record_id: str) -> None:
         """Queue a record whose RDF store / index copy must be (re)derived."""
         self.conn.execute(
