@@ -194,8 +194,7 @@ class Storage:
             (self.work_dir / sub).mkdir(parents=True, exist_ok=True)
         self.root.mkdir(parents=True, exist_ok=True)
         self._check_work_dir_placement()
-        lock = self._lock_file(self.work_dir / "locks" / "root.lock", blocking=True)
-        assert lock is not None  # a blocking flock either succeeds or raises
+        lock = _wait_for_flock(self.work_dir / "locks" / "root.lock")
         try:
             if not (self.root / ROOT_NAMASTE).is_file():
                 self._initialize_root()
@@ -269,7 +268,7 @@ class Storage:
         key = _object_key(record_id)
         lock = self._lock_object(key)
         try:
-            inventory = self._inventory_at(object_dir, record_id)
+            inventory = self._inventory_under_lock(object_dir, record_id)
             if inventory is not None and inventory["digestAlgorithm"] != algorithm:
                 algorithm = inventory["digestAlgorithm"]
                 new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir)
@@ -284,6 +283,17 @@ class Storage:
         finally:
             _release(lock)
 
+    def _inventory_under_lock(self, object_dir: Path, record_id: str) -> dict[str, Any] | None:
+        """The head inventory, first finishing any commit a dead writer left half done."""
+        inventory = self._inventory_at(object_dir, record_id)
+        if inventory is not None:
+            next_version = f"v{_version_number(inventory['head']) + 1}"
+            if (object_dir / next_version).exists():
+                # We hold the lock, so its writer is gone: roll forward as open() would.
+                self._roll_forward(object_dir)
+                inventory = self._inventory_at(object_dir, record_id)
+        return inventory
+
     def _digest_sources(
         self,
         files: Mapping[str, bytes | Path],
@@ -293,7 +303,8 @@ class Storage:
         object_dir: Path,
     ) -> dict[str, str]:
         """Logical path -> digest of the bytes the caller handed in."""
-        stored = _stored_digests(inventory, object_dir) if inventory else {}
+        has_paths = any(isinstance(files[path], Path) for path in paths)
+        stored = _stored_digests(inventory, object_dir) if inventory and has_paths else {}
         state = {}
         for path in paths:
             source = files[path]
@@ -358,7 +369,8 @@ class Storage:
         self._write_new_file(stage / commit.sidecar_name, commit.sidecar)
         self._sync_tree(stage)
         intent = self._record_intent(commit, stage)
-        self._rename_into_place(stage, commit.object_dir)
+        with self._recover_on_failure(commit, intent):
+            self._rename_into_place(stage, commit.object_dir)
         intent.unlink()
 
     def _publish_new_version(
@@ -373,10 +385,25 @@ class Storage:
         self._stage_version(stage, commit, files)
         self._sync_tree(stage)
         intent = self._record_intent(commit, stage)
-        os.rename(stage, version_dir)
-        self._sync_dir(commit.object_dir)
-        self._replace_root_inventory(commit.object_dir, commit.inventory, commit.sidecar, stage)
+        with self._recover_on_failure(commit, intent):
+            os.rename(stage, version_dir)
+            self._sync_dir(commit.object_dir)
+            self._replace_root_inventory(
+                commit.object_dir, commit.inventory, commit.sidecar, commit.sidecar_name, stage
+            )
         intent.unlink()
+
+    @contextlib.contextmanager
+    def _recover_on_failure(self, commit: _Commit, intent: Path) -> Iterator[None]:
+        """On an I/O error while publishing, leave the object as open() would."""
+        try:
+            yield
+        except (OSError, StorageError) as error:
+            self._roll_forward(commit.object_dir)  # if this fails too, open() replays the intent
+            intent.unlink()
+            raise StorageError(
+                f"cannot publish {commit.version} of {commit.record_id!r}: {error}"
+            ) from error
 
     def _stage_version(
         self, version_dir: Path, commit: _Commit, files: Mapping[str, bytes | Path]
@@ -428,9 +455,8 @@ class Storage:
         raise StorageError(f"cannot create the parent directories of {object_dir}")
 
     def _replace_root_inventory(
-        self, object_dir: Path, inventory: bytes, sidecar: bytes, stage: Path
+        self, object_dir: Path, inventory: bytes, sidecar: bytes, sidecar_name: str, stage: Path
     ) -> None:
-        sidecar_name = f"{INVENTORY}.{_inventory_algorithm(inventory)}"
         for name, data in ((INVENTORY, inventory), (sidecar_name, sidecar)):
             temp = stage.with_name(f"{stage.name}.{name}")
             self._write_new_file(temp, data)
@@ -518,7 +544,7 @@ class Storage:
         journal = self.work_dir / "journal"
         for intent_file in sorted(journal.glob("*.json")):
             self._replay_intent(intent_file)
-        for leftover in [*(self.work_dir / "staging").iterdir(), *journal.iterdir()]:
+        for leftover in (self.work_dir / "staging").iterdir():
             self._remove_if_abandoned(leftover)
 
     def _replay_intent(self, intent_file: Path) -> None:
@@ -554,7 +580,7 @@ class Storage:
             root_sidecar = _read_or_none(object_dir / sidecar_name)
             if root_inventory != inventory or root_sidecar != sidecar:
                 stage = self._stage_path(_object_key(json.loads(inventory)["id"]))
-                self._replace_root_inventory(object_dir, inventory, sidecar, stage)
+                self._replace_root_inventory(object_dir, inventory, sidecar, sidecar_name, stage)
             return
 
     def _quarantine(self, path: Path) -> None:
@@ -571,9 +597,7 @@ class Storage:
             directory = directory.parent
 
     def _remove_if_abandoned(self, leftover: Path) -> None:
-        """Delete a staging dir or intent whose writer is gone (its lock is free)."""
-        if leftover.suffix == ".json" and leftover.parent.name == "journal":
-            return  # intents are replayed, never dropped unread
+        """Delete a staging dir or file whose writer is gone (its lock is free)."""
         lock = self._try_lock_object(_key_of(leftover.name))
         if lock is None:
             return  # a live writer owns it
@@ -607,11 +631,10 @@ class Storage:
             inventory = json.loads(data)
         except ValueError as error:
             raise StorageError(f"inventory of {record_id!r} is not JSON: {error}") from error
-        if inventory.get("id") != record_id:
-            raise StorageError(
-                f"{object_dir} holds object {inventory.get('id')!r}, not {record_id!r}"
-            )
-        return dict(inventory)
+        if not isinstance(inventory, dict) or inventory.get("id") != record_id:
+            found = inventory.get("id") if isinstance(inventory, dict) else inventory
+            raise StorageError(f"{object_dir} holds object {found!r}, not {record_id!r}")
+        return inventory
 
     def _require_inventory(self, record_id: str) -> dict[str, Any]:
         inventory = self._inventory_at(self._object_dir(record_id), record_id)
@@ -646,12 +669,10 @@ class Storage:
         return stage
 
     def _lock_object(self, key: str) -> int:
-        fd = self._lock_file(self._lock_path(key), blocking=True)
-        assert fd is not None  # a blocking flock either succeeds or raises
-        return fd
+        return _wait_for_flock(self._lock_path(key))
 
     def _try_lock_object(self, key: str) -> int | None:
-        return self._lock_file(self._lock_path(key), blocking=False)
+        return _try_flock(self._lock_path(key))
 
     def _lock_path(self, key: str) -> Path:
         shard = key[:2]
@@ -659,21 +680,6 @@ class Storage:
             (self.work_dir / "locks" / shard).mkdir(parents=True, exist_ok=True)
             self._lock_shards.add(shard)
         return self.work_dir / "locks" / shard / f"{key}.lock"
-
-    @staticmethod
-    def _lock_file(path: Path, *, blocking: bool) -> int | None:
-        # flock locks belong to the open file description, so they also exclude other
-        # threads of this process that open the same lock file.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
 
     def _write_new_file(self, path: Path, data: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -722,9 +728,9 @@ def _check_record_id(record_id: object) -> None:
 
 def _check_logical_paths(files: Mapping[str, bytes | Path]) -> list[str]:
     """Validate every logical path; return them sorted."""
-    paths = sorted(files)
-    for path in paths:
+    for path in files:
         _check_logical_path(path)
+    paths = sorted(files)
     present = set(paths)
     for path in paths:
         parts = path.split("/")
@@ -1006,6 +1012,33 @@ def _files_under(object_dir: Path) -> Iterator[str]:
         relative_dir = os.path.relpath(directory, object_dir)
         for name in names:
             yield name if relative_dir == "." else f"{relative_dir}/{name}"
+
+
+def _try_flock(path: Path) -> int | None:
+    """Take an exclusive flock on path without waiting; None if someone else holds it."""
+    # flock locks belong to the open file description, so they also exclude other
+    # threads of this process that open the same lock file.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _wait_for_flock(path: Path) -> int:
+    """Take an exclusive flock on path, waiting as long as it takes."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _release(fd: int | None) -> None:

@@ -13,8 +13,10 @@ import json
 import os
 import random
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from archive.storage import Storage
 
@@ -44,7 +46,10 @@ def kill_state(round_no: int, step: int, record_id: str) -> dict[str, bytes]:
 
 def crash_state(version: int) -> dict[str, bytes]:
     """The state the crash writer writes as its version-th version."""
-    return {"meta.json": f'{{"version": {version}}}'.encode(), f"file-{version}.txt": b"x" * version}
+    return {
+        "meta.json": f'{{"version": {version}}}'.encode(),
+        f"file-{version}.txt": b"x" * version,
+    }
 
 
 def run_loop(storage: Storage, round_no: int) -> None:
@@ -64,8 +69,8 @@ def run_count(storage: Storage, record_id: str, count: int, tag: str) -> None:
 def run_crash(storage: Storage, record_id: str, crash_before_step: int) -> None:
     steps = 0
 
-    def crash_point(original):  # type: ignore[no-untyped-def]
-        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def crash_point(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             nonlocal steps
             steps += 1
             if steps == crash_before_step:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from ocfl import StorageRoot
-from ocfl.validator import Validator
 from ocfl.layout_0003_hash_and_id_n_tuple import Layout_0003_Hash_And_Id_N_Tuple
+from ocfl.validator import Validator
 
 from archive.storage import Storage, StorageError, VersionInfo, WriteResult
 from tests.archive.storage_writer import KILL_OBJECTS, crash_state, kill_state
@@ -181,8 +181,10 @@ def test_inventory_is_ocfl_1_1(storage: Storage) -> None:
     }
     assert inventory["versions"]["v1"]["created"].endswith("Z")
     sidecar = (object_dir / "inventory.json.sha512").read_text().split()
-    assert sidecar == [hashlib.sha512((object_dir / "inventory.json").read_bytes()).hexdigest(),
-                       "inventory.json"]
+    assert sidecar == [
+        hashlib.sha512((object_dir / "inventory.json").read_bytes()).hexdigest(),
+        "inventory.json",
+    ]
     assert (object_dir / "v1" / "inventory.json").read_bytes() == (
         object_dir / "inventory.json"
     ).read_bytes()
@@ -245,7 +247,7 @@ def test_removed_file_stays_readable_in_old_version(storage: Storage) -> None:
     storage.write("rec", {"keep.txt": b"k"}, message="v2")
     assert "drop.txt" not in storage.state("rec")
     assert storage.read("rec", "drop.txt", "v1") == b"gone later"
-    with pytest.raises(StorageError, match="drop.txt"):
+    with pytest.raises(StorageError, match=r"drop\.txt"):
         storage.read("rec", "drop.txt")
 
 
@@ -434,8 +436,17 @@ def test_two_processes_writing_one_object_make_a_linear_history(tmp_path: Path) 
     count = 25
     writers = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.archive.storage_writer", "count", str(root),
-             str(work), "shared", str(count), tag],
+            [
+                sys.executable,
+                "-m",
+                "tests.archive.storage_writer",
+                "count",
+                str(root),
+                str(work),
+                "shared",
+                str(count),
+                tag,
+            ],
             cwd=REPO,
         )
         for tag in ("left", "right")
@@ -518,8 +529,11 @@ def test_crash_at_every_commit_step_leaves_old_or_new(
         assert all(recovered.read("rec", path) == data for path, data in expected.items())
     else:
         assert object_dirs(root) == []
-        assert [p for p in root.iterdir() if p.name not in
-                {"0=ocfl_1.1", "ocfl_layout.json", "extensions"}] == []
+        assert [
+            p
+            for p in root.iterdir()
+            if p.name not in {"0=ocfl_1.1", "ocfl_layout.json", "extensions"}
+        ] == []
 
 
 @pytest.mark.slow
@@ -529,8 +543,15 @@ def test_kill_9_at_random_moments_never_leaves_a_mix(tmp_path: Path) -> None:
     rng = random.Random(20240501)
     for round_no in range(6):
         writer = subprocess.Popen(
-            [sys.executable, "-m", "tests.archive.storage_writer", "loop", str(root),
-             str(work), str(round_no)],
+            [
+                sys.executable,
+                "-m",
+                "tests.archive.storage_writer",
+                "loop",
+                str(root),
+                str(work),
+                str(round_no),
+            ],
             cwd=REPO,
             stdout=subprocess.PIPE,
             text=True,
@@ -560,7 +581,50 @@ def assert_head_is_a_whole_written_state(storage: Storage, record_id: str) -> No
         assert storage.read(record_id, path) == data, (record_id, path)
     numbers = [int(v.version[1:]) for v in storage.versions(record_id)]
     assert numbers == list(range(1, len(numbers) + 1))
-    [object_dir] = [d for d in object_dirs(storage.root) if
-                    json.loads((d / "inventory.json").read_bytes())["id"] == record_id]
+    [object_dir] = [
+        d
+        for d in object_dirs(storage.root)
+        if json.loads((d / "inventory.json").read_bytes())["id"] == record_id
+    ]
     validator = Validator(check_digests=True)
     assert validator.validate_object(str(object_dir)), str(validator)
+
+
+def test_open_removes_stray_staging_only_when_its_writer_is_gone(storage: Storage) -> None:
+    storage.write("rec", {"a": b"a"}, message="m")
+    [lock_file] = [p for p in (storage.work_dir / "locks").rglob("*.lock") if p.stem != "root"]
+    stray = storage.work_dir / "staging" / f"{lock_file.stem}-deadbeef"
+    (stray / "v2" / "content").mkdir(parents=True)
+    (stray / "v2" / "content" / "half-written.bin").write_bytes(b"\0" * 10)
+    holder = os.open(lock_file, os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        storage.open()
+        assert stray.exists()  # a live writer holds the object's lock
+    finally:
+        os.close(holder)
+    storage.open()
+    assert not stray.exists()
+    assert storage.head("rec") == "v1"
+
+
+def test_missing_source_file_raises_and_leaves_nothing(storage: Storage, tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="cannot read"):
+        storage.write("rec", {"a.tif": tmp_path / "does-not-exist.tif"}, message="m")
+    assert not storage.exists("rec")
+    assert list((storage.work_dir / "staging").iterdir()) == []
+    assert list((storage.work_dir / "journal").iterdir()) == []
+
+
+def test_running_writer_finishes_a_dead_writers_commit(tmp_path: Path) -> None:
+    root, work = tmp_path / "root", tmp_path / "work"
+    storage = Storage(root, work)
+    storage.open()
+    storage.write("rec", crash_state(1), message="v1")
+    # The child dies after renaming v2 into the object, before the root inventory is updated.
+    assert run_writer("crash", str(root), str(work), "rec", "3").returncode == 137
+    assert storage.head("rec") == "v1"
+    assert storage.write("rec", {"after.txt": b"after"}, message="v3").version == "v3"
+    assert storage.read("rec", "meta.json", "v2") == crash_state(2)["meta.json"]
+    assert storage.read("rec", "after.txt") == b"after"
+    assert_recovered(root, work)
