@@ -28,7 +28,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 setup-test: setup
-	bash scripts/setup-test-services.sh
+	bash scripts/setup-test-services.sh libmagic1
 
 lint: setup
 	$(BIN)/ruff check .

@@ -17,4 +17,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
+# The official IIIF Image API validator, in its own virtualenv (it pins old dependencies).
+bash tests/iiif/validator_setup.sh .cache/iiif-validator-venv
+
 echo "setup: test services ready"
