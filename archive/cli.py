@@ -179,7 +179,7 @@ def batches(ctx: click.Context) -> None:
 @main.command()
 @click.pass_context
 def rebuild(ctx: click.Context) -> None:
-    """Recreate every derived copy (the RDF store) from storage alone."""
+    """Recreate every derived copy (RDF store, image pyramids) from storage alone."""
     archive = _open_archive(_settings(ctx))
     try:
         if not archive.derives:
@@ -189,6 +189,11 @@ def rebuild(ctx: click.Context) -> None:
         archive.close()
     click.echo(f"rebuilt the RDF store: {result.records} records "
                f"({result.withdrawn} withdrawn records left out)")
+    click.echo(f"rebuilt {result.pyramids} image pyramids")
+    for error in result.pyramid_errors:
+        click.echo(f"  pyramid not built: {error}", err=True)
+    if result.pyramid_errors:
+        ctx.exit(1)
 
 
 @main.command()

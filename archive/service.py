@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from rdflib import Graph, Literal, URIRef
 
 from archive.ids import Minter, is_image_id, is_record_id
+from archive.pyramids import Pyramids, images_of
 from archive.rdfio import parse_stored, parse_stored_graph, serialize_stored
 from archive.rdfstore import RdfStore, RdfStoreError
 from archive.record import RecordDraft
@@ -71,6 +73,8 @@ class RebuildReport:
     records: int
     withdrawn: int
     graphs: int
+    pyramids: int = 0
+    pyramid_errors: list[str] = field(default_factory=list)
 
 
 def _digest(data: bytes | Path, algorithm: str) -> str:
@@ -94,6 +98,8 @@ class Archive:
                                digest=settings.digest, fsync=settings.fsync)
         self.rdf = RdfStore(settings.rdf_dir)
         self.state = StateDb(settings.state_db)
+        self.pyramids = Pyramids(settings.pyramid_dir, settings.max_image_pixels,
+                                 settings.workers)
         self.derives = False
 
     def open(self, derive: bool = True) -> Archive:
@@ -113,6 +119,7 @@ class Archive:
         """Release everything this archive opened."""
         self.rdf.close()
         self.state.close()
+        self.pyramids.close()
         self.derives = False
 
     def __enter__(self) -> Archive:
@@ -159,8 +166,13 @@ class Archive:
                 return None
         return head
 
-    def save(self, draft: RecordDraft, provenance: Provenance) -> SaveResult:
-        """Save a validated record: storage first (the commit point), then derived copies."""
+    def save(self, draft: RecordDraft, provenance: Provenance,
+             pyramids_built: bool = False) -> SaveResult:
+        """Save a validated record: storage first (the commit point), then derived copies.
+
+        The ingest pipeline builds pyramids in parallel before saving and says so; any other
+        caller gets them built here.
+        """
         rid = draft.record_id
         files = self._files_for(draft)
         same_version = self._unchanged(rid, files)
@@ -175,6 +187,9 @@ class Archive:
             user_name=f"memoria {provenance.reader}",
         )
         derived = self._derive(rid)
+        if not pyramids_built:
+            for image in draft.images:
+                self.pyramids.submit(image.image_id, image.source).result()
         return SaveResult(rid, result.version, "updated" if existed else "created", derived)
 
     def withdraw(self, rid: str, reason: str, batch_id: str | None = None) -> str | None:
@@ -182,12 +197,15 @@ class Archive:
         if self.storage.head(rid) is None or self.is_withdrawn(rid):
             return None
         note = {"withdrawn": utc_now(), "reason": reason, "batch": batch_id}
+        images = images_of(self._stored_graph(rid))
         self.state.mark_pending(rid)
         result = self.storage.write(
             rid, {WITHDRAWN_PATH: json.dumps(note, ensure_ascii=False).encode()},
             message=f"withdrawn: {reason}", user_name="memoria",
         )
         self._derive(rid)
+        for image in images:
+            self.pyramids.remove(image.image_id)
         return result.version
 
     def restore(self, rid: str, version: str, reason: str) -> str:
@@ -200,7 +218,22 @@ class Archive:
         result = self.storage.write(rid, files, message=f"restored {version}: {reason}",
                                     user_name="memoria")
         self._derive(rid)
+        self._build_pyramids(rid)
         return result.version
+
+    def _stored_graph(self, rid: str) -> Graph:
+        if RECORD_PATH not in self.storage.state(rid):
+            return Graph()
+        return parse_stored_graph(self.storage.read(rid, RECORD_PATH), self.settings.base_url)
+
+    def _image_jobs(self, rid: str) -> list[tuple[str, Path]]:
+        state = self.storage.state(rid)
+        return [(ref.image_id, self.storage.content_path(rid, ref.logical_path))
+                for ref in images_of(self._stored_graph(rid)) if ref.logical_path in state]
+
+    def _build_pyramids(self, rid: str) -> list[str]:
+        _, errors = self.pyramids.build_all(self._image_jobs(rid))
+        return errors
 
     # -- derived copies -----------------------------------------------------------------------
 
@@ -237,8 +270,8 @@ class Archive:
                 done += 1
         return done
 
-    def rebuild(self) -> RebuildReport:
-        """Recreate the RDF store from storage alone."""
+    def rebuild(self, pyramids: bool = True) -> RebuildReport:
+        """Recreate the RDF store (and the image pyramids) from storage alone."""
         if not self.derives:
             raise RdfStoreError("the RDF store is in use by another process; stop it first")
         self.rdf.destroy()
@@ -257,7 +290,12 @@ class Archive:
         loaded = self.rdf.bulk_load(graphs())
         for rid in self.state.pending(limit=1_000_000):
             self.state.clear_pending(rid)
-        return RebuildReport(counts["records"], counts["withdrawn"], loaded)
+        report = RebuildReport(counts["records"], counts["withdrawn"], loaded)
+        if pyramids:
+            shutil.rmtree(self.settings.pyramid_dir, ignore_errors=True)
+            jobs = [job for rid in self.ids() for job in self._image_jobs(rid)]
+            report.pyramids, report.pyramid_errors = self.pyramids.build_all(jobs)
+        return report
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from archive.record import RecordDraft
 from archive.service import Archive, Provenance
 from archive.state import utc_now
 from archive.validate import record_errors
@@ -99,15 +102,24 @@ def run_batch(archive: Archive, reader: Reader, source: Path, *,
     report = BatchReport(new_batch_id(), str(source), reader.name, dry_run, utc_now())
     archive.state.start_batch(report.batch_id, str(source), reader.name, dry_run)
     claimed_images: dict[str, str] = {}
+    # Records whose pyramids are being built in worker processes, saved oldest first.
+    window: deque[_Prepared] = deque()
+    window_size = 2 * archive.settings.workers
     status = "failed"
     try:
         for item in reader.read(source, context):
             if isinstance(item, Rejection):
                 report.rejected.append(item)
             else:
-                _ingest_one(archive, reader, item, context, report, claimed_images)
+                prepared = _prepare(archive, reader, item, context, report, claimed_images)
+                if prepared is not None:
+                    window.append(prepared)
+                while len(window) > window_size:
+                    _finish(archive, reader, window.popleft(), report)
             if progress:
                 progress(report.input)
+        while window:
+            _finish(archive, reader, window.popleft(), report)
         status = "done"
     finally:
         report.warnings = list(dict.fromkeys(context.warnings))
@@ -118,35 +130,61 @@ def run_batch(archive: Archive, reader: Reader, source: Path, *,
     return report
 
 
-def _ingest_one(archive: Archive, reader: Reader, item: SourceRecord, context: ReadContext,
-                report: BatchReport, claimed_images: dict[str, str]) -> None:
-    def reject(reason: str, rid: str | None = None) -> None:
-        report.rejected.append(Rejection(item.source, item.position, reason, rid))
+@dataclass
+class _Prepared:
+    """A mapped, valid record waiting for its pyramids before it is saved."""
 
+    item: SourceRecord
+    draft: RecordDraft
+    builds: list[tuple[str, Future[bool]]]
+
+
+def _reject(report: BatchReport, item: SourceRecord, reason: str, rid: str | None = None) -> None:
+    report.rejected.append(Rejection(item.source, item.position, reason, rid))
+
+
+def _prepare(archive: Archive, reader: Reader, item: SourceRecord, context: ReadContext,
+             report: BatchReport, claimed_images: dict[str, str]) -> _Prepared | None:
+    """Map and check a record, and start building its pyramids; None if it was rejected."""
     try:
         draft = reader.to_rdf(item, context)
     except RecordRejected as exc:
-        reject(str(exc))
-        return
+        _reject(report, item, str(exc))
+        return None
     errors = record_errors(draft.graph)
     if errors:
-        reject("; ".join(errors), draft.record_id)
-        return
+        _reject(report, item, "; ".join(errors), draft.record_id)
+        return None
     for image in draft.images:
         owner = claimed_images.get(image.image_id) or archive.image_owner(image.image_id)
         if owner and owner != draft.record_id:
-            reject(f"image id {image.image_id!r} (file {image.name}) is already used by record "
-                   f"{owner}; rename the file", draft.record_id)
-            return
+            _reject(report, item, f"image id {image.image_id!r} (file {image.name}) is already "
+                    f"used by record {owner}; rename the file", draft.record_id)
+            return None
     for image in draft.images:
         claimed_images[image.image_id] = draft.record_id
     if report.dry_run:
         report.accepted.append(Accepted(draft.record_id, item.position, "valid", None,
                                         draft.warnings))
-        return
+        return None
+    builds = [(image.name, archive.pyramids.submit(image.image_id, image.source))
+              for image in draft.images]
+    return _Prepared(item, draft, builds)
+
+
+def _finish(archive: Archive, reader: Reader, prepared: _Prepared, report: BatchReport) -> None:
+    """Wait for a record's pyramids, then save it; an image that cannot be decoded rejects it."""
+    item, draft = prepared.item, prepared.draft
+    for name, future in prepared.builds:
+        try:
+            future.result()
+        except Exception as exc:  # noqa: BLE001 - any decoder failure rejects this record only
+            _reject(report, item, f"image {name} cannot be made into a pyramid: {exc}",
+                    draft.record_id)
+            return
     provenance = Provenance(item.source, item.position, report.batch_id, reader.name,
                             reader.version)
-    result = archive.save(draft, provenance)
+    result = archive.save(draft, provenance, pyramids_built=True)
     archive.state.add_batch_record(report.batch_id, result.record_id, result.version,
                                    result.action)
     report.accepted.append(Accepted(result.record_id, item.position, result.action,
