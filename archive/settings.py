@@ -40,6 +40,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_image_pixels", 500_000_000,
             "Largest image accepted at ingest, in pixels; larger images are rejected."),
     Setting("workers", 2, "Worker processes for ingest and for the production server."),
+    Setting("iiif_max_area", 25_000_000,
+            "Largest image the IIIF Image API renders, in pixels (width x height)."),
+    Setting("iiif_max_width", 0,
+            "Largest width and height the IIIF Image API renders (0: only iiif_max_area "
+            "limits; `^max` then returns the full size)."),
+    Setting("iiif_cache_mb", 1024,
+            "Size of the on-disk cache of rendered IIIF images (not tiles), in megabytes."),
     Setting("secret_key", "", "Flask secret key; a random one is made per start when empty."),
 )
 
@@ -67,6 +74,9 @@ class Settings:
     provider: str
     max_image_pixels: int
     workers: int
+    iiif_max_area: int
+    iiif_max_width: int
+    iiif_cache_mb: int
     secret_key: str
 
     @property

@@ -80,7 +80,22 @@ def create_app(settings: Settings | None = None, *, sync_interval: float | None 
     if sync_interval:
         _start_sync(app, archive, sync_interval)
     register_routes(app)
+    _register_iiif(app, settings)
     return app
+
+
+def _register_iiif(app: Flask, settings: Settings) -> None:
+    from iiif.cache import DerivativeCache
+    from iiif.image_request import Limits
+    from iiif.image_routes import create_image_blueprint, directory_resolver
+
+    max_side = settings.iiif_max_width or None
+    limits = Limits(max_width=max_side, max_height=max_side, max_area=settings.iiif_max_area)
+    cache = DerivativeCache(settings.cache_dir / "iiif", max_bytes=settings.iiif_cache_mb << 20)
+    app.register_blueprint(create_image_blueprint(
+        directory_resolver(settings.pyramid_dir), base_url=lambda: settings.base_url,
+        cache=cache, limits=limits,
+    ))
 
 
 def _rdf_response(graph: Any, media_type: str) -> Response:

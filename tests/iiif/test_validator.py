@@ -1,15 +1,22 @@
-"""The official IIIF Image API validator against a real HTTP server carrying the blueprint."""
+"""The official IIIF Image API validator against a live Memoria server on 127.0.0.1.
+
+The validator's test image is ingested (a folder ingest) under its identifier, and `memoria
+serve` (gunicorn) serves it: the whole path a viewer meets, not the blueprint alone.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.iiif.conftest import VALIDATOR_ID
+from tests.archive.test_demo_and_server import MEMORIA, free_port, wait_for
+from tests.iiif.conftest import VALIDATOR_ID, VALIDATOR_PNG
 
 SETUP = Path(__file__).with_name("validator_setup.sh")
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +50,29 @@ def validator() -> Path:
     return VENV / "bin" / "iiif-validate.py"
 
 
+@pytest.fixture(scope="module")
+def memoria_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`memoria serve` with the validator's image ingested; yields 'host:port'."""
+    work = tmp_path_factory.mktemp("validator-instance")
+    scans = work / "scans"
+    scans.mkdir()
+    shutil.copyfile(VALIDATOR_PNG, scans / VALIDATOR_PNG.name)
+    port = free_port()
+    env = {**os.environ, "MEMORIA_HOME": str(work / "home"), "MEMORIA_FSYNC": "no",
+           "MEMORIA_BASE_URL": f"http://127.0.0.1:{port}"}
+    ingest = subprocess.run([str(MEMORIA), "ingest", str(scans)], env=env, capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert ingest.returncode == 0, ingest.stdout + ingest.stderr
+    server = subprocess.Popen([str(MEMORIA), "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/iiif/3/{VALIDATOR_ID}/info.json")
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 def run_validator(validator: Path, host: str, version: str, extra: list[str]) -> tuple[int, str]:
     """Run the validator and return (exit code = failures, output)."""
     cmd = [
@@ -74,19 +104,19 @@ def run_validator(validator: Path, host: str, version: str, extra: list[str]) ->
     ids=["3.0-level2", "2.0-level2", "3.0-optional", "2.0-optional"],
 )
 def test_official_validator(
-    validator: Path, live_server: str, version: str, extra: list[str]
+    validator: Path, memoria_server: str, version: str, extra: list[str]
 ) -> None:
     """All validator tests pass: exit code (number of failures) is 0."""
-    code, output = run_validator(validator, live_server, version, extra)
+    code, output = run_validator(validator, memoria_server, version, extra)
     assert "PASS" in output, output
     assert code == 0, output
 
 
 @pytest.mark.service
 @pytest.mark.parametrize("version", ["2", "3"])
-def test_webp_magic(live_server: str, version: str) -> None:
+def test_webp_magic(memoria_server: str, version: str) -> None:
     """What the validator's format_webp test means to check: bytes 8:12 are 'WEBP'."""
-    url = f"http://{live_server}/iiif/{version}/{VALIDATOR_ID}/full/max/0/default.webp"
+    url = f"http://{memoria_server}/iiif/{version}/{VALIDATOR_ID}/full/max/0/default.webp"
     with urllib.request.urlopen(url, timeout=30) as resp:
         assert resp.headers["Content-Type"] == "image/webp"
         data = resp.read()
