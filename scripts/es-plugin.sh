@@ -15,6 +15,9 @@ JDK="$2"
 OUT="$3"
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/es-analysis-plugin" && pwd)"
 
+[[ -x "$JDK/bin/javac" && -x "$JDK/bin/jar" ]] \
+    || { echo "es-plugin.sh: $JDK is not a full JDK (no javac/jar); install openjdk-17-jdk-headless" >&2; exit 1; }
+
 version="$(basename "$(ls "$ES_HOME"/lib/elasticsearch-plugin-api-*.jar)" .jar)"
 version="${version#elasticsearch-plugin-api-}"
 work="$(mktemp -d)"
@@ -42,7 +45,7 @@ mkdir -p "$work/classes" "$work/zip"
 } >"$work/zip/named_components.json"
 
 cat >"$work/zip/stable-plugin-descriptor.properties" <<EOF
-description=Memoria's analysis filters: ASCII folding, CJK width and bigrams, Snowball es/en
+description=Memoria's analysis filters: ASCII folding, CJK width, Snowball Spanish and English
 version=$version
 name=memoria-analysis
 java.version=17

@@ -76,7 +76,7 @@ fetch() {
     local zip="$DIST/elasticsearch-$VERSION.zip"
     if [[ ! -s "$zip" ]]; then
         log "fetching org.elasticsearch.distribution.integ-test-zip:elasticsearch:$VERSION"
-        (cd "$DIST" && mvn -B -q \
+        (cd "$DIST" && mvn -B -q -Dstyle.color=never \
             -Dmaven.repo.local="$CACHE/m2" \
             org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
             -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$VERSION:zip" \
@@ -142,7 +142,9 @@ configure() {
     # A private copy of config/ per instance: the server writes its keystore there.
     local f
     for f in "$HOME_DIR"/config/*; do
-        [[ -f "$f" ]] && cp -n "$f" "$INSTANCE/config/"
+        if [[ -f "$f" && ! -e "$INSTANCE/config/${f##*/}" ]]; then
+            cp "$f" "$INSTANCE/config/"
+        fi
     done
     cat >"$INSTANCE/config/elasticsearch.yml" <<EOF
 cluster.name: memoria-test
@@ -189,10 +191,16 @@ log_tail() {
     local f
     for f in "$INSTANCE/logs/startup.out" "$INSTANCE/logs/memoria-test.log"; do
         if [[ -s "$f" ]]; then
-            log "---- last lines of $f ----"
-            tail -n 40 "$f" >&2
+            log "---- errors and last lines of $f ----"
+            grep -E '^(ERROR|\[[^]]*\]\[(ERROR|WARN))|Exception:' "$f" | tail -n 8 >&2 || true
+            log "..."
+            tail -n 15 "$f" >&2
         fi
     done
+}
+
+port_busy() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 start() {
@@ -200,8 +208,13 @@ start() {
         log "already running at $URL (pid $(cat "$PIDFILE"))"
         return 0
     fi
-    if ! pid_alive && curl -fsS --max-time 3 "$URL" >/dev/null 2>&1; then
-        die "port $PORT already answers HTTP but not from this script's server; set MEMORIA_ES_PORT"
+    if ! pid_alive; then
+        local p
+        for p in "$PORT" "$((PORT + 100))"; do
+            if port_busy "$p"; then
+                die "port $p (HTTP $PORT, transport $((PORT + 100))) is taken by another process; set MEMORIA_ES_PORT"
+            fi
+        done
     fi
     fetch
     local java_home

@@ -10,6 +10,15 @@ echo "== ruff"
 $BIN/ruff check .
 echo "== mypy"
 $BIN/mypy archive ingest iiif search
+echo "== elasticsearch"
+# A real single-node Elasticsearch on 127.0.0.1 for the service tests; it is stopped on exit.
+export MEMORIA_ES_PORT="${MEMORIA_ES_PORT:-9200}"
+export MEMORIA_ES_URL="http://127.0.0.1:${MEMORIA_ES_PORT}"
+if ! bash scripts/es.sh start; then
+  echo "Elasticsearch could not start: the search service tests cannot run" >&2
+  exit 1
+fi
+trap 'bash scripts/es.sh stop || true' EXIT
 echo "== pytest"
 # -rs lists any skip, and a skip in CI is turned into a failure below.
 set +e

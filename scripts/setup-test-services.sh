@@ -17,6 +17,11 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
+# Elasticsearch is fetched from Maven Central and its analysis plugin compiled: mvn and javac.
+command -v mvn >/dev/null || { apt-get update -qq && apt-get install -y -qq maven; }
+command -v javac >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless; }
+command -v unzip >/dev/null || { apt-get update -qq && apt-get install -y -qq unzip; }
+
 # The official IIIF Image API validator, in its own virtualenv (it pins old dependencies).
 bash tests/iiif/validator_setup.sh .cache/iiif-validator-venv
 

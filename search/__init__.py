@@ -1,0 +1,1 @@
+"""Search: the SearchBackend protocol, record -> search document, Tantivy and Elasticsearch."""

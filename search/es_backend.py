@@ -1,0 +1,325 @@
+"""The distributed search backend: Elasticsearch 8.x through the official client."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch.helpers import streaming_bulk
+
+from search.backend import (
+    FacetDef,
+    FacetResult,
+    Health,
+    Hit,
+    SearchQuery,
+    SearchResult,
+    Sort,
+    facet_by_name,
+    facet_defs,
+    finish_buckets,
+    query_clauses,
+    selected_keys,
+    year_histogram_key,
+)
+from search.document import LANGS, load_schema
+
+ALL_TEXT_FIELDS = ("all_text", "all_text.es")
+SORTS: dict[Sort, list[dict[str, Any]]] = {
+    Sort.YEAR_ASC: [{"year_begin": {"order": "asc", "missing": "_last"}}, {"id": "asc"}],
+    Sort.YEAR_DESC: [{"year_begin": {"order": "desc", "missing": "_last"}}, {"id": "desc"}],
+    Sort.TITLE_ASC: [{"title_sort": {"order": "asc", "missing": "_last"}}, {"id": "asc"}],
+    Sort.TITLE_DESC: [{"title_sort": {"order": "desc", "missing": "_last"}}, {"id": "desc"}],
+}
+_HAS_WORD = re.compile(r"[^\W_]")
+
+
+class SearchIndexError(RuntimeError):
+    """Documents the server refused, with the first reasons."""
+
+
+def _regex_escape(text: str) -> str:
+    # Lucene regexp: a backslash makes any character literal.
+    return "".join(c if c.isalnum() else "\\" + c for c in text)
+
+
+class ElasticsearchBackend:
+    """Writes and reads through an alias, so a rebuild into a new index swaps atomically."""
+
+    name = "elasticsearch"
+
+    def __init__(self, url: str = "http://127.0.0.1:9200", alias: str = "memoria",
+                 client: Elasticsearch | None = None, request_timeout: float = 30.0,
+                 refresh_on_write: bool = False) -> None:
+        self.url = url
+        self.alias = alias
+        self.refresh_on_write = refresh_on_write
+        self._client = client
+        self._timeout = request_timeout
+        self._ready = False
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Elasticsearch:
+        """The client, created on first use (nothing connects at import or construction)."""
+        if self._client is None:
+            self._client = Elasticsearch(self.url, request_timeout=self._timeout,
+                                         retry_on_timeout=True, max_retries=3)
+        return self._client
+
+    def _new_index(self) -> str:
+        name = f"{self.alias}-{time.strftime('%Y%m%d%H%M%S')}-{time.monotonic_ns() % 10**6:06d}"
+        body = load_schema("es-index.json")
+        self.client.indices.create(index=name, settings=body["settings"],
+                                   mappings=body["mappings"])
+        return name
+
+    def _current(self) -> list[str]:
+        try:
+            return sorted(self.client.indices.get_alias(name=self.alias).body)
+        except NotFoundError:
+            return []
+
+    def ensure_index(self) -> None:
+        """Create the first index behind the alias if there is none."""
+        if self._ready:
+            return
+        if not self._current():
+            self._swap(self._new_index())
+        self._ready = True
+
+    def _swap(self, new: str) -> None:
+        old = self._current()
+        actions: list[dict[str, Any]] = [{"remove": {"index": i, "alias": self.alias}}
+                                         for i in old]
+        actions.append({"add": {"index": new, "alias": self.alias, "is_write_index": True}})
+        self.client.indices.update_aliases(actions=actions)
+        self._ready = True
+        for index in old:
+            self.client.indices.delete(index=index, ignore_unavailable=True)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _bulk(self, index: str, actions: Iterable[dict[str, Any]]) -> int:
+        n = 0
+        errors: list[Any] = []
+        # Writes through the alias must never auto-create a concrete index of that name.
+        extra: dict[str, Any] = {"require_alias": True} if index == self.alias else {}
+        # streaming_bulk retries the items the server rejected with 429, backing off.
+        for ok, item in streaming_bulk(self.client, actions, index=index, chunk_size=500,
+                                       max_chunk_bytes=20 * 1024 * 1024, max_retries=6,
+                                       initial_backoff=1, max_backoff=30,
+                                       raise_on_error=False, raise_on_exception=True,
+                                       **extra):
+            if ok:
+                n += 1
+            else:
+                op = next(iter(item.values()))
+                if op.get("status") != 404:
+                    errors.append(item)
+        if errors:
+            raise SearchIndexError(f"{len(errors)} documents refused, first: {errors[:3]}")
+        return n
+
+    def index(self, documents: Iterable[Mapping[str, Any]]) -> int:
+        """Add or replace documents (by id); return how many were indexed."""
+        self.ensure_index()
+        actions = ({"_op_type": "index", "_id": d["id"], "_source": dict(d)} for d in documents)
+        n = self._bulk(self.alias, actions)
+        if self.refresh_on_write:
+            self.refresh()
+        return n
+
+    def rebuild(self, documents: Iterable[Mapping[str, Any]]) -> int:
+        """Index everything into a fresh index, then point the alias at it in one step."""
+        new = self._new_index()
+        try:
+            n = self._bulk(new, ({"_op_type": "index", "_id": d["id"], "_source": dict(d)}
+                                 for d in documents))
+            self.client.indices.refresh(index=new)
+        except BaseException:
+            self.client.indices.delete(index=new, ignore_unavailable=True)
+            raise
+        self._swap(new)
+        return n
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Remove documents by id; unknown ids are ignored."""
+        self.ensure_index()
+        self._bulk(self.alias, ({"_op_type": "delete", "_id": i} for i in ids))
+        if self.refresh_on_write:
+            self.refresh()
+
+    def reset(self) -> None:
+        """Drop every document: a fresh empty index behind the alias."""
+        self._swap(self._new_index())
+
+    def refresh(self) -> None:
+        """Make everything indexed so far visible to searches."""
+        self.client.indices.refresh(index=self.alias)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def health(self) -> Health:
+        """Report cluster health and the indices behind the alias."""
+        try:
+            health = self.client.cluster.health(timeout="5s").body
+            # GET / lives in the rest-root module, which the integ-test zip lacks.
+            nodes = self.client.nodes.info(node_id="_local", metric="_none").body["nodes"]
+        except (ESConnectionError, ApiError) as exc:
+            return Health(False, self.name, {"url": self.url, "error": str(exc)})
+        ok = health.get("status") in ("green", "yellow")
+        return Health(ok, self.name, {"url": self.url, "status": health.get("status"),
+                                      "versions": sorted({n["version"] for n in nodes.values()}),
+                                      "indices": self._current()})
+
+    # -- queries -------------------------------------------------------------------------
+
+    def _text_query(self, text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        must: list[dict[str, Any]] = []
+        should: list[dict[str, Any]] = []
+        for clause in query_clauses(text):
+            if not _HAS_WORD.search(clause):
+                continue
+            # match_phrase per field: one token is a term query, several must be adjacent,
+            # exactly what the Tantivy backend builds from the same analyzers.
+            must.append({"bool": {"should": [
+                {"match_phrase": {f: {"query": clause, "zero_terms_query": "none"}}}
+                for f in ALL_TEXT_FIELDS], "minimum_should_match": 1}})
+            for part in ("title", "description"):
+                for lang in LANGS:
+                    should.append({"match_phrase": {f"{part}.{lang}": {
+                        "query": clause, "boost": 3.0 if part == "title" else 1.0}}})
+        return must, should
+
+    def _facet_filter(self, facet: FacetDef, keys: Iterable[str]) -> dict[str, Any]:
+        keys = sorted(set(keys))
+        if facet.kind in ("terms", "geo"):
+            return {"terms": {facet.field: keys}}
+        ranges = []
+        for key in keys:
+            lo, hi = facet.range_bounds(key)
+            bounds = {k: v for k, v in (("gte", lo), ("lt", hi)) if v is not None}
+            ranges.append({"range": {facet.field: bounds}})
+        return {"bool": {"should": ranges, "minimum_should_match": 1}}
+
+    def _facet_filters(self, query: SearchQuery, skip: str | None = None
+                       ) -> list[dict[str, Any]]:
+        return [self._facet_filter(facet_by_name(name), keys)
+                for name, keys in sorted(query.filters.items()) if keys and name != skip]
+
+    def _base_filters(self, query: SearchQuery) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if query.year_from is not None:
+            out.append({"range": {"year_end": {"gte": query.year_from}}})
+        if query.year_to is not None:
+            out.append({"range": {"year_begin": {"lte": query.year_to}}})
+        if query.bbox is not None:
+            b = query.bbox
+            out.append({"geo_bounding_box": {"location": {
+                "top_left": {"lat": b.north, "lon": b.west},
+                "bottom_right": {"lat": b.south, "lon": b.east}}}})
+        return out
+
+    def _aggs(self, query: SearchQuery) -> dict[str, Any]:
+        aggs: dict[str, Any] = {}
+        for f in facet_defs():
+            if f.kind in ("terms", "geo"):
+                size = max(f.size * 5, 100)
+                inner: dict[str, Any] = {"terms": {
+                    "field": f.field, "size": size,
+                    "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+            elif f.kind == "year_histogram":
+                inner = {"histogram": {"field": f.field, "interval": f.interval,
+                                       "min_doc_count": 1}}
+            else:
+                inner = {"range": {"field": f.field, "ranges": [
+                    {k: r[k] for k in ("key", "from", "to") if k in r} for r in f.ranges]}}
+            # Post-filter semantics: each facet is counted under every choice but its own.
+            others = self._facet_filters(query, skip=f.name)
+            aggs[f.name] = {"filter": {"bool": {"filter": others}}, "aggs": {"v": inner}}
+        return aggs
+
+    def _body(self, query: SearchQuery) -> dict[str, Any]:
+        must, should = self._text_query(query.text)
+        body: dict[str, Any] = {
+            "query": {"bool": {"must": must or [{"match_all": {}}],
+                               "filter": self._base_filters(query), "should": should}},
+            "post_filter": {"bool": {"filter": self._facet_filters(query)}},
+            "track_total_hits": True,
+            "size": query.size,
+            "_source": True,
+        }
+        if query.sort is not Sort.RELEVANCE:
+            body["sort"] = SORTS[query.sort]
+        if query.search_after is not None:
+            body["search_after"] = list(query.search_after)
+        else:
+            body["from"] = (query.page - 1) * query.size
+        if query.facets:
+            body["aggs"] = self._aggs(query)
+        if query.highlight and query.text.strip():
+            body["highlight"] = {
+                "pre_tags": ["<mark>"], "post_tags": ["</mark>"], "encoder": "html",
+                "fields": {f"{p}.{lang}": {"number_of_fragments": 2, "fragment_size": 120}
+                           for p in ("title", "description") for lang in LANGS},
+            }
+        return body
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Run a query: text AND year span AND box, facet choices as a post filter."""
+        self.ensure_index()
+        res = self.client.search(index=self.alias, **self._body(query)).body
+        hits = []
+        for h in res["hits"]["hits"]:
+            marks: dict[str, list[str]] = {}
+            for field, fragments in (h.get("highlight") or {}).items():
+                marks.setdefault(field.split(".", 1)[0], []).extend(fragments)
+            sort_values = tuple(h["sort"]) if "sort" in h else None
+            score = h.get("_score")
+            hits.append(Hit(id=h["_id"], score=score, highlights=marks,
+                            sort_values=sort_values, source=h["_source"]))
+        facets = []
+        if query.facets:
+            for f in facet_defs():
+                buckets = res["aggregations"][f.name]["v"]["buckets"]
+                if f.kind == "year_histogram":
+                    counts = {year_histogram_key(b["key"]): b["doc_count"] for b in buckets}
+                else:
+                    counts = {str(b["key"]): b["doc_count"] for b in buckets}
+                facets.append(FacetResult(f.name, finish_buckets(
+                    f, counts, selected_keys(query, f.name))))
+        return SearchResult(hits=hits, total=int(res["hits"]["total"]["value"]), facets=facets)
+
+    def count(self, query: SearchQuery | None = None) -> int:
+        """How many documents match (all of them without a query)."""
+        self.ensure_index()
+        if query is None:
+            return int(self.client.count(index=self.alias).body["count"])
+        must, _ = self._text_query(query.text)
+        q = {"bool": {"must": must or [{"match_all": {}}],
+                      "filter": self._base_filters(query) + self._facet_filters(query)}}
+        return int(self.client.count(index=self.alias, query=q).body["count"])
+
+    def suggest(self, prefix: str, size: int = 10) -> list[tuple[str, int]]:
+        """Title words starting with a prefix, most frequent first."""
+        prefix = prefix.strip().lower()
+        if not prefix:
+            return []
+        self.ensure_index()
+        res = self.client.search(index=self.alias, size=0, aggs={"s": {"terms": {
+            "field": "suggest", "include": _regex_escape(prefix) + ".*", "size": size,
+            "order": [{"_count": "desc"}, {"_key": "asc"}]}}}).body
+        return [(b["key"], int(b["doc_count"])) for b in res["aggregations"]["s"]["buckets"]]
+
+
+__all__ = ["ElasticsearchBackend", "SearchIndexError"]

@@ -1,0 +1,489 @@
+"""The embedded search backend: Tantivy on disk, in process."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from search.backend import (
+    FacetDef,
+    FacetResult,
+    Health,
+    Hit,
+    SearchQuery,
+    SearchResult,
+    Sort,
+    facet_by_name,
+    facet_defs,
+    finish_buckets,
+    query_clauses,
+    selected_keys,
+    year_histogram_key,
+)
+from search.document import LANGS
+
+# Mirrors Lucene's StandardTokenizer (UAX #29) closely enough for our text: Han and Hiragana
+# one character per token (so a phrase of them matches anywhere inside a Chinese word), other
+# letters and digits as words joined by apostrophes, dots and colons.
+_W = r"[[\p{L}\p{M}\p{N}_]--[\p{Han}\p{Hiragana}]]"
+TOKEN_PATTERN = rf"[\p{{Han}}\p{{Hiragana}}]|{_W}+(?:['’.:]{_W}+)*"
+ANALYZERS = ("memoria_text", "memoria_en", "memoria_es")
+# The same text indexed through both stemming analyzers; a clause matches when either does.
+# No unstemmed copy: equal unstemmed tokens stem equally, so it could add no match.
+ALL_TEXT_FIELDS = {"all_text_en": "memoria_en", "all_text_es": "memoria_es"}
+LANG_ANALYZER = {"en": "memoria_en", "es": "memoria_es", "zh": "memoria_text",
+                 "other": "memoria_text"}
+KEYWORD_FIELDS = ("id", "type", "collection", "data_provider", "creator", "subject", "place",
+                  "language", "level", "rights", "geo_cell", "parent_id")
+SORT_FIELDS = {
+    Sort.YEAR_ASC: ("year_asc", tantivy.Order.Asc),
+    Sort.YEAR_DESC: ("year_desc", tantivy.Order.Desc),
+    Sort.TITLE_ASC: ("title_asc", tantivy.Order.Asc),
+    Sort.TITLE_DESC: ("title_desc", tantivy.Order.Desc),
+}
+_HAS_WORD = re.compile(r"[^\W_]")
+_YEAR_OFFSET = 1_000_000
+
+
+def build_analyzer(name: str) -> tantivy.TextAnalyzer:
+    """One of the three text analyzers (plain, English, Spanish) by name."""
+    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(TOKEN_PATTERN))
+    builder = builder.filter(tantivy.Filter.lowercase())
+    # Stem before folding: the Snowball Spanish rules look at accented suffixes.
+    if name == "memoria_en":
+        builder = builder.filter(tantivy.Filter.stemmer("english"))
+    elif name == "memoria_es":
+        builder = builder.filter(tantivy.Filter.stemmer("spanish"))
+    return builder.filter(tantivy.Filter.ascii_fold()).build()
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    for name, analyzer in ALL_TEXT_FIELDS.items():
+        sb.add_text_field(name, tokenizer_name=analyzer)
+    for lang in LANGS:
+        sb.add_text_field(f"title_{lang}", stored=True, tokenizer_name=LANG_ANALYZER[lang])
+        sb.add_text_field(f"description_{lang}", stored=True,
+                          tokenizer_name=LANG_ANALYZER[lang])
+    for name in KEYWORD_FIELDS:
+        sb.add_text_field(name, stored=name == "id", fast=True, tokenizer_name="raw")
+    sb.add_text_field("suggest", tokenizer_name="raw")
+    for name in ("year_begin", "year_end"):
+        sb.add_integer_field(name, indexed=True, fast=True)
+    for name in ("lat", "lon"):
+        sb.add_float_field(name, indexed=True, fast=True)
+    for name, _order in SORT_FIELDS.values():
+        sb.add_text_field(name, fast=True, tokenizer_name="raw")
+    sb.add_bytes_field("source", stored=True)
+    return sb.build()
+
+
+def sort_key(doc: Mapping[str, Any], sort: Sort) -> str:
+    """A unique, byte-ordered key: (value, id), with missing values last in either order."""
+    if sort in (Sort.YEAR_ASC, Sort.YEAR_DESC):
+        year = doc.get("year_begin")
+        value = f"{year + _YEAR_OFFSET:08d}" if year is not None else None
+    else:
+        title = doc.get("title_sort")
+        value = title if title else None
+    ascending = sort in (Sort.YEAR_ASC, Sort.TITLE_ASC)
+    if value is None:
+        # U+10FFFF sorts after every value ascending; the empty prefix before every value.
+        value = "\U0010ffff" if ascending else ""
+    else:
+        value = "\x01" + value
+    return f"{value}\x00{doc['id']}"
+
+
+class TantivyBackend:
+    """Tantivy index in a directory; one writer at a time, searches from a reloaded reader."""
+
+    name = "tantivy"
+
+    def __init__(self, path: str | Path, writer_heap: int = 256_000_000) -> None:
+        self.path = Path(path)
+        self.writer_heap = writer_heap
+        self._lock = threading.Lock()
+        self._schema = _schema()
+        self._analyzers = {name: build_analyzer(name) for name in ANALYZERS}
+        self._index: tantivy.Index | None = None
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @property
+    def index_(self) -> tantivy.Index:
+        """The open index, opened (or created) on first use."""
+        if self._index is None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+            for name, analyzer in self._analyzers.items():
+                index.register_tokenizer(name, analyzer)
+            self._index = index
+        return self._index
+
+    def _searcher(self) -> tantivy.Searcher:
+        return self.index_.searcher()
+
+    def _to_tantivy(self, doc: Mapping[str, Any]) -> tantivy.Document:
+        d = tantivy.Document()
+        for name in ALL_TEXT_FIELDS:
+            d.add_text(name, doc.get("all_text") or "")
+        for part in ("title", "description"):
+            for lang, texts in (doc.get(part) or {}).items():
+                for text in texts:
+                    d.add_text(f"{part}_{lang}", text)
+        for name in KEYWORD_FIELDS:
+            value = doc.get(name)
+            values = value if isinstance(value, list) else [value]
+            for v in values:
+                if v is not None:
+                    d.add_text(name, str(v))
+        for word in doc.get("suggest") or ():
+            d.add_text("suggest", word)
+        for name in ("year_begin", "year_end"):
+            if doc.get(name) is not None:
+                d.add_integer(name, int(doc[name]))
+        location = doc.get("location")
+        if location:
+            d.add_float("lat", float(location["lat"]))
+            d.add_float("lon", float(location["lon"]))
+        for sort, (name, _order) in SORT_FIELDS.items():
+            d.add_text(name, sort_key(doc, sort))
+        # all_text is only for matching and is the bulk of a document: not stored.
+        source = {k: v for k, v in doc.items() if k != "all_text"}
+        d.add_bytes("source", json.dumps(source, ensure_ascii=False).encode())
+        return d
+
+    # -- writing -------------------------------------------------------------------------
+
+    def index(self, documents: Iterable[Mapping[str, Any]]) -> int:
+        """Add or replace documents (by id); return how many were indexed."""
+        n = 0
+        with self._lock:
+            # Into an empty index only repeated ids need deleting; the per-document delete
+            # terms otherwise dominate a full rebuild.
+            empty = self._searcher().num_docs == 0
+            seen: set[str] = set()
+            writer = self.index_.writer(self.writer_heap)
+            try:
+                for doc in documents:
+                    rid = doc["id"]
+                    if not empty or rid in seen:
+                        writer.delete_documents_by_term("id", rid)
+                    if empty:
+                        seen.add(rid)
+                    writer.add_document(self._to_tantivy(doc))
+                    n += 1
+                writer.commit()
+                writer.wait_merging_threads()
+            except BaseException:
+                writer.rollback()
+                raise
+        self.index_.reload()
+        return n
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Remove documents by id; unknown ids are ignored."""
+        with self._lock:
+            writer = self.index_.writer(self.writer_heap)
+            for rid in ids:
+                writer.delete_documents_by_term("id", rid)
+            writer.commit()
+            writer.wait_merging_threads()
+        self.index_.reload()
+
+    def reset(self) -> None:
+        """Drop every document and start from an empty index."""
+        with self._lock:
+            self._index = None
+            if self.path.exists():
+                shutil.rmtree(self.path)
+        _ = self.index_
+
+    def refresh(self) -> None:
+        """Make everything indexed so far visible to searches."""
+        self.index_.reload()
+
+    def close(self) -> None:
+        """Release the index files."""
+        self._index = None
+
+    def health(self) -> Health:
+        """Report whether the index opens and how many documents it holds."""
+        try:
+            n = self._searcher().num_docs
+        except (OSError, ValueError) as exc:
+            return Health(False, self.name, {"error": str(exc), "path": str(self.path)})
+        return Health(True, self.name, {"documents": n, "path": str(self.path)})
+
+    # -- queries -------------------------------------------------------------------------
+
+    def _tokens(self, analyzer: str, text: str) -> list[str]:
+        return list(self._analyzers[analyzer].analyze(text))
+
+    def _match(self, field: str, analyzer: str, clause: str) -> tantivy.Query | None:
+        tokens = self._tokens(analyzer, clause)
+        if not tokens:
+            return None
+        if len(tokens) == 1:
+            return tantivy.Query.term_query(self._schema, field, tokens[0])
+        return tantivy.Query.phrase_query(self._schema, field, list[str | tuple[int, str]](tokens))
+
+    def _any_field(self, fields: Mapping[str, str], clause: str) -> tantivy.Query | None:
+        subs = [q for f, a in fields.items() if (q := self._match(f, a, clause)) is not None]
+        if not subs:
+            return None
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in subs])
+
+    def _text_query(self, text: str) -> tuple[list[tantivy.Query], list[tantivy.Query]]:
+        must: list[tantivy.Query] = []
+        should: list[tantivy.Query] = []
+        boosted = {f"{part}_{lang}": LANG_ANALYZER[lang]
+                   for part in ("title", "description") for lang in LANGS}
+        for clause in query_clauses(text):
+            if not _HAS_WORD.search(clause):
+                continue
+            q = self._any_field(ALL_TEXT_FIELDS, clause)
+            if q is not None:
+                must.append(q)
+            for field, analyzer in boosted.items():
+                m = self._match(field, analyzer, clause)
+                if m is not None:
+                    should.append(tantivy.Query.boost_query(
+                        m, 3.0 if field.startswith("title") else 1.0))
+        return must, should
+
+    def _range(self, field: str, lo: float | None, hi: float | None,
+               hi_inclusive: bool = False) -> tantivy.Query:
+        if field in ("lat", "lon"):
+            return tantivy.Query.range_query(
+                self._schema, field, tantivy.FieldType.Float,
+                None if lo is None else float(lo), None if hi is None else float(hi),
+                include_upper=hi_inclusive or hi is None)
+        return tantivy.Query.range_query(
+            self._schema, field, tantivy.FieldType.Integer,
+            None if lo is None else int(lo), None if hi is None else int(hi),
+            include_upper=hi_inclusive or hi is None)
+
+    def _facet_filter(self, facet: FacetDef, keys: Iterable[str]) -> tantivy.Query:
+        keys = sorted(set(keys))
+        if facet.kind in ("terms", "geo"):
+            return tantivy.Query.term_set_query(self._schema, facet.field, keys)
+        ranges = [facet.range_bounds(k) for k in keys]
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, self._range(facet.field, lo, hi)) for lo, hi in ranges])
+
+    def _base_filters(self, query: SearchQuery) -> list[tantivy.Query]:
+        out = []
+        if query.year_from is not None:
+            out.append(self._range("year_end", query.year_from, None))
+        if query.year_to is not None:
+            out.append(self._range("year_begin", None, query.year_to, hi_inclusive=True))
+        box = query.bbox
+        if box is not None:
+            out.append(self._range("lat", box.south, box.north, hi_inclusive=True))
+            if box.west <= box.east:
+                out.append(self._range("lon", box.west, box.east, hi_inclusive=True))
+            else:
+                out.append(tantivy.Query.boolean_query([
+                    (tantivy.Occur.Should, self._range("lon", box.west, 180, True)),
+                    (tantivy.Occur.Should, self._range("lon", -180, box.east, True)),
+                ]))
+        return out
+
+    def _combine(self, must: list[tantivy.Query], should: Sequence[tantivy.Query] = ()
+                 ) -> tantivy.Query:
+        if not must:
+            must = [tantivy.Query.all_query()]
+        clauses = [(tantivy.Occur.Must, q) for q in must]
+        clauses += [(tantivy.Occur.Should, q) for q in should]
+        return tantivy.Query.boolean_query(clauses)
+
+    def _facet_filters(self, query: SearchQuery, skip: str | None = None) -> list[tantivy.Query]:
+        return [self._facet_filter(facet_by_name(name), keys)
+                for name, keys in sorted(query.filters.items()) if keys and name != skip]
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Run a query: text AND year span AND box, facet choices as a post filter."""
+        searcher = self._searcher()
+        text_must, should = self._text_query(query.text)
+        base = text_must + self._base_filters(query)
+        full = self._combine(base + self._facet_filters(query), should)
+        total = _count(searcher.search(full, 1, count=True)) if query.size == 0 else None
+        hits: list[Hit] = []
+        if query.size:
+            hits, total = self._page(searcher, full, query)
+            if query.highlight and query.text.strip():
+                hits = self._highlight(searcher, full, hits)
+        facets = self._facets(searcher, query, base) if query.facets else []
+        return SearchResult(hits=hits, total=total or 0, facets=facets)
+
+    def _page(self, searcher: tantivy.Searcher, q: tantivy.Query, query: SearchQuery
+              ) -> tuple[list[Hit], int]:
+        offset = (query.page - 1) * query.size
+        if query.sort is Sort.RELEVANCE:
+            res = searcher.search(q, query.size, count=True, offset=offset)
+            return [self._hit(searcher, addr, score) for score, addr in res.hits], _count(res)
+        field, order = SORT_FIELDS[query.sort]
+        if query.search_after is not None:
+            offset = self._rank_after(searcher, q, field, order, str(query.search_after[0]))
+        res = searcher.search(q, query.size, count=True, order_by_field=field,
+                              offset=offset, order=order)
+        hits = [self._hit(searcher, addr, None, (key,)) for key, addr in res.hits]
+        return hits, _count(res)
+
+    def _rank_after(self, searcher: tantivy.Searcher, q: tantivy.Query, field: str,
+                    order: tantivy.Order, cursor: str) -> int:
+        # Tantivy has no range query on text, so find the cursor's rank by bisection over
+        # offsets: keys are unique and code-point order equals the index's byte order.
+        total = _count(searcher.search(q, 1, count=True))
+        lo, hi = 0, total
+        while lo < hi:
+            mid = (lo + hi) // 2
+            res = searcher.search(q, 1, count=False, order_by_field=field, offset=mid,
+                                  order=order)
+            key = str(res.hits[0][0])
+            past = key > cursor if order == tantivy.Order.Asc else key < cursor
+            if past:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def _hit(self, searcher: tantivy.Searcher, addr: tantivy.DocAddress, score: float | None,
+             sort_values: tuple[Any, ...] | None = None) -> Hit:
+        doc = searcher.doc(addr)
+        source = json.loads(bytes(doc.get_first("source") or b"").decode())
+        return Hit(id=source["id"], score=score, sort_values=sort_values, source=source,
+                   address=addr)
+
+    def _highlight(self, searcher: tantivy.Searcher, q: tantivy.Query, hits: list[Hit]
+                   ) -> list[Hit]:
+        out = []
+        gens: dict[str, tantivy.SnippetGenerator] = {}
+        for hit in hits:
+            marks: dict[str, list[str]] = {}
+            doc = searcher.doc(hit.address)
+            for part in ("title", "description"):
+                for lang in LANGS:
+                    field = f"{part}_{lang}"
+                    if not doc.get_first(field):
+                        continue
+                    if field not in gens:
+                        gens[field] = tantivy.SnippetGenerator.create(
+                            searcher, q, self._schema, field)
+                    snippet = gens[field].snippet_from_doc(doc)
+                    fragment = _mark(snippet.fragment(), snippet.highlighted())
+                    if fragment:
+                        marks.setdefault(part, []).append(fragment)
+            out.append(Hit(hit.id, hit.score, marks, hit.sort_values, hit.source, hit.address))
+        return out
+
+    def _facets(self, searcher: tantivy.Searcher, query: SearchQuery,
+                base: list[tantivy.Query]) -> list[FacetResult]:
+        counts: dict[str, dict[str, int]] = {}
+        # Facets without a choice share one aggregation over every filter; a facet with
+        # choices is counted without its own, so its other values stay visible (OR).
+        plain = [f for f in facet_defs() if not selected_keys(query, f.name)]
+        chosen = [f for f in facet_defs() if selected_keys(query, f.name)]
+        if plain:
+            q = self._combine(base + self._facet_filters(query))
+            counts.update(self._aggregate(searcher, q, plain))
+        for f in chosen:
+            q = self._combine(base + self._facet_filters(query, skip=f.name))
+            counts.update(self._aggregate(searcher, q, [f]))
+        return [FacetResult(f.name, finish_buckets(f, counts.get(f.name, {}),
+                                                   selected_keys(query, f.name)))
+                for f in facet_defs()]
+
+    def _aggregate(self, searcher: tantivy.Searcher, q: tantivy.Query,
+                   facets: list[FacetDef]) -> dict[str, dict[str, int]]:
+        spec: dict[str, Any] = {}
+        for f in facets:
+            if f.kind in ("terms", "geo"):
+                # Ask for plenty so ties at the cut are settled the same way in both backends.
+                size = max(f.size * 5, 100)
+                spec[f.name] = {"terms": {"field": f.field, "size": size,
+                                          "segment_size": size * 10}}
+            elif f.kind == "year_histogram":
+                spec[f.name] = {"histogram": {"field": f.field, "interval": f.interval}}
+            else:
+                spec[f.name] = {"range": {"field": f.field, "ranges": [
+                    {k: r[k] for k in ("key", "from", "to") if k in r} for r in f.ranges]}}
+        result = searcher.aggregate(q, spec)
+        out: dict[str, dict[str, int]] = {}
+        for f in facets:
+            buckets = result.get(f.name, {}).get("buckets", [])
+            if isinstance(buckets, dict):
+                buckets = [{"key": k, **v} for k, v in buckets.items()]
+            if f.kind == "year_histogram":
+                out[f.name] = {year_histogram_key(b["key"]): b["doc_count"] for b in buckets}
+            else:
+                out[f.name] = {str(b["key"]): b["doc_count"] for b in buckets}
+        return out
+
+    def count(self, query: SearchQuery | None = None) -> int:
+        """How many documents match (all of them without a query)."""
+        searcher = self._searcher()
+        if query is None:
+            return int(searcher.num_docs)
+        text_must, _ = self._text_query(query.text)
+        q = self._combine(text_must + self._base_filters(query) + self._facet_filters(query))
+        return _count(searcher.search(q, 1, count=True))
+
+    def suggest(self, prefix: str, size: int = 10) -> list[tuple[str, int]]:
+        """Title words starting with a prefix, most frequent first."""
+        prefix = prefix.strip().lower()
+        if not prefix:
+            return []
+        terms = self._searcher().terms_with_prefix("suggest", prefix)
+        ranked = sorted(((str(t), int(c)) for t, c in terms), key=lambda tc: (-tc[1], tc[0]))
+        return ranked[:size]
+
+    def iter_ids(self) -> Iterator[str]:
+        """Every indexed id (for rebuild checks)."""
+        searcher = self._searcher()
+        n = max(int(searcher.num_docs), 1)
+        for _key, addr in searcher.search(tantivy.Query.all_query(), n, count=False,
+                                          order_by_field="id", order=tantivy.Order.Asc).hits:
+            yield str(searcher.doc(addr).get_first("id"))
+
+
+def _count(result: tantivy.SearchResult) -> int:
+    # The bundled type stubs lack `count`, which search(count=True) fills in.
+    return int(getattr(result, "count", 0) or 0)
+
+
+def _mark(fragment: str, ranges: Iterable[Any]) -> str:
+    spans = sorted((r.start, r.end) if hasattr(r, "start") else (int(r[0]), int(r[1]))
+                   for r in ranges)
+    if not spans:
+        return ""
+    # Han characters are one token each: join touching marks into one, as Lucene does.
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    spans = merged
+    # Tantivy reports byte offsets into the UTF-8 fragment.
+    raw = fragment.encode()
+    out, pos = [], 0
+    for start, end in spans:
+        out.append(html.escape(raw[pos:start].decode(errors="ignore")))
+        out.append(f"<mark>{html.escape(raw[start:end].decode(errors='ignore'))}</mark>")
+        pos = end
+    out.append(html.escape(raw[pos:].decode(errors="ignore")))
+    return "".join(out)
+
+
+__all__ = ["TantivyBackend", "build_analyzer", "sort_key"]

@@ -1,0 +1,78 @@
+"""What only one backend has: Tantivy's files on disk, Elasticsearch's alias swap."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import ApiError
+
+from search.backend import SearchBackend, SearchQuery
+from search.tantivy_backend import TantivyBackend
+from tests.search.conftest import drop, es_or_fail
+
+
+def test_backends_satisfy_the_protocol(tmp_path: Path) -> None:
+    from search.es_backend import ElasticsearchBackend
+
+    assert isinstance(TantivyBackend(tmp_path / "i"), SearchBackend)
+    # Constructing the client backend connects to nothing.
+    assert isinstance(ElasticsearchBackend("http://127.0.0.1:1"), SearchBackend)
+
+
+def test_tantivy_index_survives_reopening(tmp_path: Path, documents: list[dict[str, Any]]
+                                          ) -> None:
+    first = TantivyBackend(tmp_path / "index")
+    first.index(documents[:30])
+    first.close()
+    again = TantivyBackend(tmp_path / "index")
+    assert again.count() == 30
+    assert again.search(SearchQuery(text="缂丝")).total > 0
+    assert sorted(again.iter_ids()) == sorted(d["id"] for d in documents[:30])
+
+
+@pytest.mark.service
+def test_es_rebuild_swaps_the_alias(documents: list[dict[str, Any]]) -> None:
+    backend = es_or_fail(f"memoria-test-s{uuid.uuid4().hex[:8]}")
+    try:
+        backend.refresh_on_write = True
+        backend.index(documents[:10])
+        before = backend.health().detail["indices"]
+        assert backend.count() == 10
+        backend.rebuild(documents[10:30])
+        after = backend.health().detail["indices"]
+        assert len(before) == len(after) == 1 and before != after
+        assert backend.count() == 20
+        assert not backend.client.indices.exists(index=before[0])
+        # With the alias gone, writes fail instead of auto-creating a plain index.
+        backend.client.indices.delete(index=after[0])
+        with pytest.raises((ApiError, RuntimeError)):
+            backend.index(documents[:1])
+        assert not backend.client.indices.exists(index=backend.alias)
+    finally:
+        drop(backend)
+        backend.close()
+
+
+def test_factory(tmp_path: Path) -> None:
+    from search.factory import create_backend
+
+    assert isinstance(create_backend("tantivy", tmp_path / "i"), TantivyBackend)
+    es = create_backend("elasticsearch", elasticsearch_url="http://127.0.0.1:1")
+    assert es.name == "elasticsearch"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError):
+        create_backend("solr")
+    with pytest.raises(ValueError):
+        create_backend("tantivy")
+
+
+def test_tantivy_repeated_ids_in_one_batch_keep_the_last(
+        tmp_path: Path, documents: list[dict[str, Any]]) -> None:
+    backend = TantivyBackend(tmp_path / "index")
+    doc = documents[3]
+    newer = dict(doc, all_text="otra versión, quetzal")
+    assert backend.index([doc, documents[4], newer]) == 3
+    assert backend.count() == 2
+    assert backend.search(SearchQuery(text="quetzal")).ids == [doc["id"]]
