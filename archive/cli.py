@@ -189,10 +189,67 @@ def rebuild(ctx: click.Context) -> None:
         archive.close()
     click.echo(f"rebuilt the RDF store: {result.records} records "
                f"({result.withdrawn} withdrawn records left out)")
+    click.echo(f"rebuilt the search index: {result.indexed} documents")
     click.echo(f"rebuilt {result.pyramids} image pyramids")
     for error in result.pyramid_errors:
         click.echo(f"  pyramid not built: {error}", err=True)
     if result.pyramid_errors:
+        ctx.exit(1)
+
+
+@main.group()
+def index() -> None:
+    """The search index: sync what lags behind storage, or rebuild it."""
+
+
+@index.command("sync")
+@click.pass_context
+def index_sync(ctx: click.Context) -> None:
+    """Derive every record still pending (after an outage of the index, or a crash)."""
+    archive = _open_archive(_settings(ctx.find_root()))
+    try:
+        if not archive.derives:
+            raise click.ClickException("the RDF store is held by a running server; it syncs "
+                                       "pending records itself")
+        before = archive.state.pending_count()
+        done = archive.sync()
+        left = archive.state.pending_count()
+        error = archive.index.last_error if archive.index else None
+    finally:
+        archive.close()
+    click.echo(f"synced {done} of {before} pending records; {left} still pending")
+    if left:
+        raise click.ClickException(f"the search index is not reachable: {error}")
+
+
+@index.command("rebuild")
+@click.pass_context
+def index_rebuild(ctx: click.Context) -> None:
+    """Build a fresh search index from the records (Elasticsearch swaps it in atomically)."""
+    archive = _open_archive(_settings(ctx.find_root()))
+    try:
+        if not archive.derives:
+            raise click.ClickException("the RDF store is held by a running server; stop it first")
+        count = archive.rebuild_index()
+    finally:
+        archive.close()
+    click.echo(f"indexed {count} records into a fresh {archive.settings.search} index")
+
+
+@index.command("status")
+@click.pass_context
+def index_status(ctx: click.Context) -> None:
+    """Say which backend is in use, whether it is healthy, and how many records are pending."""
+    archive = _open_archive(_settings(ctx.find_root()))
+    try:
+        health = archive.index.backend.health() if archive.index else None
+        pending = archive.state.pending_count()
+    finally:
+        archive.close()
+    state = "unknown (held by a server)" if health is None else (
+        "healthy" if health.ok else f"unhealthy {dict(health.detail)}")
+    click.echo(f"backend {archive.settings.search}: {state}; {pending} records pending")
+    if health is not None and not health.ok:
         ctx.exit(1)
 
 

@@ -9,18 +9,23 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rdflib import Graph, Literal, URIRef
 
 from archive.ids import Minter, is_image_id, is_record_id
+from archive.indexer import IndexFeed
 from archive.pyramids import Pyramids, images_of
-from archive.rdfio import parse_stored, parse_stored_graph, serialize_stored
+from archive.rdfio import ox_to_graph, parse_stored, parse_stored_graph, serialize_stored
 from archive.rdfstore import RdfStore, RdfStoreError
 from archive.record import RecordDraft
 from archive.settings import Settings
 from archive.state import StateDb, utc_now
 from archive.storage import FixityReport, Storage, VersionInfo
 from archive.vocab import DCTERMS, MEM, PROV, RDF, XSD
+
+if TYPE_CHECKING:
+    from search.backend import SearchQuery, SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,7 @@ class RebuildReport:
     records: int
     withdrawn: int
     graphs: int
+    indexed: int = 0
     pyramids: int = 0
     pyramid_errors: list[str] = field(default_factory=list)
 
@@ -100,6 +106,7 @@ class Archive:
         self.state = StateDb(settings.state_db)
         self.pyramids = Pyramids(settings.pyramid_dir, settings.max_image_pixels,
                                  settings.workers)
+        self.index: IndexFeed | None = None
         self.derives = False
 
     def open(self, derive: bool = True) -> Archive:
@@ -113,10 +120,25 @@ class Archive:
                 self.derives = True
             except RdfStoreError as exc:
                 log.warning("%s; records will be queued for it", exc)
+        if self.derives:
+            from search.factory import create_backend
+
+            backend = create_backend(self.settings.search, self.settings.index_dir,
+                                     self.settings.elasticsearch_url,
+                                     alias=self.settings.elasticsearch_index)
+            self.index = IndexFeed(backend, on_indexed=self._indexed)
         return self
 
+    def _indexed(self, ids: list[str]) -> None:
+        for rid in ids:
+            self.state.clear_pending(rid)
+
     def close(self) -> None:
-        """Release everything this archive opened."""
+        """Release everything this archive opened (after sending what the index still lacks)."""
+        if self.index is not None:
+            self.index.flush()
+            self.index.backend.close()
+            self.index = None
         self.rdf.close()
         self.state.close()
         self.pyramids.close()
@@ -247,28 +269,54 @@ class Archive:
         return triples
 
     def _derive(self, rid: str) -> bool:
-        """Bring the RDF store in line with storage for one record; False if it must wait."""
-        if not self.derives:
+        """Bring the RDF store and the index in line with storage; False if it must wait.
+
+        The record leaves the pending queue when its index document has been sent (the feed
+        flushes in bulk), so a crash or an unreachable index leaves it queued, never lost.
+        """
+        if not self.derives or self.index is None:
             return False
         triples = self._stored_triples(rid)
         graph_name = self.minter.graph(rid)
         if triples is None:
             self.rdf.remove_graph(graph_name)
-        else:
-            self.rdf.replace_graph(graph_name, triples)
-        self.state.clear_pending(rid)
+            if self.index.delete([rid]):
+                self.state.clear_pending(rid)
+            return True
+        self.rdf.replace_graph(graph_name, triples)
+        self.index.add(self.document(rid, ox_to_graph(triples)))
         return True
 
+    def document(self, rid: str, graph: Graph) -> dict[str, Any]:
+        """The search document of a record (the one function in search/ makes it)."""
+        from search.document import record_document
+
+        return record_document(graph, rid, self.minter, collection=self.collection_of(rid))
+
+    def collection_of(self, rid: str) -> str | None:
+        """The top of a record's archival hierarchy (itself when it has no parent)."""
+        if not self.derives:
+            return None
+        rows = list(self.rdf.query(  # type: ignore[arg-type]
+            "PREFIX dcterms: <http://purl.org/dc/terms/> SELECT ?top WHERE { "
+            f"<{self.minter.item(rid)}> dcterms:isPartOf* ?top . "
+            "FILTER NOT EXISTS { ?top dcterms:isPartOf ?up } } LIMIT 1"
+        ))
+        return self.minter.record_id_of(rows[0]["top"].value) if rows else rid
+
+    def flush(self) -> int:
+        """Send buffered index documents now (the pipeline calls this at the end of a batch)."""
+        return self.index.flush() if self.index is not None else 0
+
     def sync(self) -> int:
-        """Derive every queued record (after a crash, or records saved while the store was busy)."""
+        """Derive every queued record once (after a crash, an index outage, or another process)."""
         if not self.derives:
             return 0
-        done = 0
-        while batch := self.state.pending(limit=500):
-            for rid in batch:
-                self._derive(rid)
-                done += 1
-        return done
+        queued = self.state.pending(limit=10_000_000)
+        for rid in queued:
+            self._derive(rid)
+        self.flush()
+        return len(queued) - self.state.pending_count()
 
     def rebuild(self, pyramids: bool = True) -> RebuildReport:
         """Recreate the RDF store (and the image pyramids) from storage alone."""
@@ -291,11 +339,44 @@ class Archive:
         for rid in self.state.pending(limit=1_000_000):
             self.state.clear_pending(rid)
         report = RebuildReport(counts["records"], counts["withdrawn"], loaded)
+        report.indexed = self.rebuild_index()
         if pyramids:
             shutil.rmtree(self.settings.pyramid_dir, ignore_errors=True)
             jobs = [job for rid in self.ids() for job in self._image_jobs(rid)]
             report.pyramids, report.pyramid_errors = self.pyramids.build_all(jobs)
         return report
+
+    def rebuild_index(self) -> int:
+        """Build a fresh search index from the RDF store (itself derived from storage)."""
+        if not self.derives or self.index is None:
+            raise RdfStoreError("the RDF store is in use by another process; stop it first")
+        backend = self.index.backend
+        documents = (self.document(rid, self.rdf.graph(self.minter.graph(rid)))
+                     for rid in self.ids())
+        rebuild = getattr(backend, "rebuild", None)
+        if rebuild is not None:
+            # Elasticsearch: a new index behind the alias, swapped in when complete.
+            count = int(rebuild(documents))
+        else:
+            backend.reset()
+            count = backend.index(documents)
+        backend.refresh()
+        for rid in self.state.pending(limit=10_000_000):
+            if not self.is_withdrawn(rid) and self.rdf.has_graph(self.minter.graph(rid)):
+                self.state.clear_pending(rid)
+        return count
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Run a search on the index."""
+        if self.index is None:
+            raise RdfStoreError("search is not available in this process")
+        return self.index.backend.search(query)
+
+    def suggest(self, prefix: str, size: int = 10) -> list[tuple[str, int]]:
+        """Autocomplete suggestions for a prefix."""
+        if self.index is None:
+            return []
+        return self.index.backend.suggest(prefix, size)
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -34,6 +34,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search", "tantivy", "Search backend: tantivy (embedded) or elasticsearch."),
     Setting("elasticsearch_url", "http://127.0.0.1:9200",
             "Elasticsearch URL when search is elasticsearch."),
+    Setting("elasticsearch_index", "memoria",
+            "Name of the Elasticsearch alias this instance reads and writes through."),
     Setting("digest", "sha512", "Fixity digest of storage: sha512 or sha256."),
     Setting("fsync", True, "Flush every storage write to disk before it counts as done."),
     Setting("provider", "Memoria", "Name of the institution running this instance (edm:provider)."),
@@ -69,6 +71,7 @@ class Settings:
     trusted_proxy_headers: str
     search: str
     elasticsearch_url: str
+    elasticsearch_index: str
     digest: str
     fsync: bool
     provider: str

@@ -81,6 +81,9 @@ def create_app(settings: Settings | None = None, *, sync_interval: float | None 
         _start_sync(app, archive, sync_interval)
     register_routes(app)
     _register_iiif(app, settings)
+    from archive.api import create_api_blueprint
+
+    app.register_blueprint(create_api_blueprint())
     return app
 
 

@@ -6,7 +6,7 @@ import json
 import secrets
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import BrokenExecutor, Future
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +122,7 @@ def run_batch(archive: Archive, reader: Reader, source: Path, *,
             _finish(archive, reader, window.popleft(), report)
         status = "done"
     finally:
+        archive.flush()
         report.warnings = list(dict.fromkeys(context.warnings))
         report.finished = utc_now()
         archive.state.finish_batch(report.batch_id, status,
@@ -178,6 +179,8 @@ def _finish(archive: Archive, reader: Reader, prepared: _Prepared, report: Batch
     for name, future in prepared.builds:
         try:
             future.result()
+        except BrokenExecutor:
+            raise  # the machinery failed, not the record: the batch stops and says so
         except Exception as exc:  # noqa: BLE001 - any decoder failure rejects this record only
             _reject(report, item, f"image {name} cannot be made into a pyramid: {exc}",
                     draft.record_id)
