@@ -101,11 +101,11 @@ def test_an_outage_in_the_middle_of_a_10000_record_ingest_loses_nothing(tmp_path
             assert archive.state.pending_count() == 0
             backend = archive.index.backend
             assert backend.count() == 10_000
-            incremental = {q: backend.search(_query(q)).ids() for q in ("Oaxaca", "siglo", "广州")}
+            incremental = {q: backend.search(_query(q)).ids for q in ("Oaxaca", "siglo", "广州")}
             assert archive.rebuild_index() == 10_000
             assert backend.count() == 10_000
             for text, ids in incremental.items():
-                assert backend.search(_query(text)).ids() == ids, text
+                assert backend.search(_query(text)).ids == ids, text
     finally:
         run_es("stop")
 
