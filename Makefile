@@ -5,6 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+VIEWERS := archive/static/vendor/VERSIONS
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export MEMORIA_HOME ?= $(CURDIR)/memoria-data
@@ -17,7 +18,11 @@ demo: setup
 test: setup-test
 	bash scripts/run-tests.sh
 
-setup: $(STAMP)
+setup: $(STAMP) $(VIEWERS)
+
+# Mirador and Universal Viewer from npm (versions pinned by package-lock.json).
+$(VIEWERS): package.json package-lock.json
+	bash scripts/build-viewers.sh
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -28,7 +33,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 setup-test: setup
-	bash scripts/setup-test-services.sh libmagic1
+	bash scripts/setup-test-services.sh libmagic1 chromium chromium-driver fonts-noto-cjk
 
 lint: setup
 	$(BIN)/ruff check .

@@ -47,6 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("iiif_max_width", 0,
             "Largest width and height the IIIF Image API renders (0: only iiif_max_area "
             "limits; `^max` then returns the full size)."),
+    Setting("iiif_page_size", 100,
+            "Items per page of IIIF collections and of the change discovery stream."),
     Setting("iiif_cache_mb", 1024,
             "Size of the on-disk cache of rendered IIIF images (not tiles), in megabytes."),
     Setting("secret_key", "", "Flask secret key; a random one is made per start when empty."),
@@ -79,6 +81,7 @@ class Settings:
     workers: int
     iiif_max_area: int
     iiif_max_width: int
+    iiif_page_size: int
     iiif_cache_mb: int
     secret_key: str
 

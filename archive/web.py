@@ -99,6 +99,12 @@ def _register_iiif(app: Flask, settings: Settings) -> None:
         directory_resolver(settings.pyramid_dir), base_url=lambda: settings.base_url,
         cache=cache, limits=limits,
     ))
+    from iiif.presentation_routes import create_presentation_blueprint
+
+    app.register_blueprint(create_presentation_blueprint(
+        get_archive, collection_page_size=settings.iiif_page_size,
+        activity_page_size=settings.iiif_page_size,
+    ))
 
 
 def _rdf_response(graph: Any, media_type: str) -> Response:
