@@ -1,0 +1,474 @@
+"""LIDO museum object records (lido:lidoWrap or a single lido:lido), mapped to EDM."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from lxml import etree
+from rdflib import URIRef
+
+from archive.dates import parse_years
+from archive.ids import IdentifierError, record_id
+from archive.record import RecordBuilder, RecordDraft
+from archive.rights import NOT_EVALUATED, normalise_rights
+from archive.vocab import DC, DCTERMS
+from ingest.languages import normalise_language
+from ingest.marc_reader import add_agent_in_role, iiif_service_of, is_http
+from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
+from ingest.xmlsafe import XmlRejected, parse_xml_bytes, parse_xml_file, xpath_of
+
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+RDF_ABOUT = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about"
+MEDIA_TYPE = "application/xml"
+# Event types whose actors, dates and places describe how the object came to be.
+_MAKING = re.compile(
+    r"\b(?:production|creation|herstellung|entstehung|designing|design|manufactur|valmistus|"
+    r"suunnittelu|vervaardiging|productie)|e12_|e65_|lido00007|lido00012", re.IGNORECASE)
+_ALTERNATE = re.compile(r"alternate|lido00170$", re.IGNORECASE)
+_PREVIEW = re.compile(r"preview|thumb|lido00451", re.IGNORECASE)
+_YEAR = re.compile(r"^\s*(-?\d{1,4})")
+_TYPE_WORDS = (
+    (re.compile(r"\b(book|buch|manuscript|handschrift|document|dokument|letter|brief|text|"
+                r"periodical|zeitschrift|newspaper|zeitung|kirja|asiakirja)", re.I), "TEXT"),
+    (re.compile(r"\b(sound|audio|ton|recording|tonaufnahme)", re.I), "SOUND"),
+    (re.compile(r"\b(video|film|movie)", re.I), "VIDEO"),
+    (re.compile(r"\b(3d model|3d-modell)", re.I), "3D"),
+)
+
+
+def _local(el: etree._Element) -> str:
+    tag = el.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rpartition("}")[2]
+
+
+def _kids(el: etree._Element, *names: str) -> Iterator[etree._Element]:
+    for child in el:
+        if _local(child) in names:
+            yield child
+
+
+def _path(el: etree._Element, path: str) -> list[etree._Element]:
+    """Descend by local names ("a/b/c"), ignoring namespaces (some LIDO has none)."""
+    found = [el]
+    for step in path.split("/"):
+        found = [k for f in found for k in _kids(f, step)]
+    return found
+
+
+def _text(el: etree._Element) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def _lang(el: etree._Element) -> str | None:
+    node: etree._Element | None = el
+    while node is not None:
+        value = node.get(XML_LANG)
+        if value is not None:
+            return normalise_language(value)
+        node = node.getparent()
+    return None
+
+
+def _values(els: Iterable[etree._Element], inherit: bool = True
+            ) -> list[tuple[str, str | None]]:
+    """Non-empty preferred texts with their languages; alternates only when nothing else."""
+    preferred: list[tuple[str, str | None]] = []
+    alternate: list[tuple[str, str | None]] = []
+    for el in els:
+        text = _text(el)
+        if text:
+            pref = el.get("{http://www.lido-schema.org}pref") or el.get("pref") or ""
+            lang = _lang(el) if inherit else normalise_language(el.get(XML_LANG))
+            (alternate if _ALTERNATE.search(pref) else preferred).append((text, lang))
+    return list(dict.fromkeys(preferred or alternate))
+
+
+def _labels(values: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """One label per language (SKOS allows one skos:prefLabel per language), first wins."""
+    first: dict[str | None, tuple[str, str | None]] = {}
+    for text, lang in values:
+        first.setdefault(lang, (text, lang))
+    return list(first.values())
+
+
+def _name_values(els: Iterable[etree._Element]) -> list[tuple[str, str | None]]:
+    """Names of people and bodies: a language only where the name itself declares one."""
+    return _labels(_values(els, inherit=False))
+
+
+def _concept_terms(el: etree._Element) -> tuple[list[tuple[str, str | None]], str | None]:
+    """Labels and authority URI of a LIDO concept (lido:term / conceptID, or skos:Concept)."""
+    labels = _values(_kids(el, "term"))
+    uri = None
+    for concept in _kids(el, "Concept"):
+        labels += _values(_kids(concept, "prefLabel"))
+        uri = uri or (concept.get(RDF_ABOUT) if is_http(concept.get(RDF_ABOUT)) else None)
+    for cid in _kids(el, "conceptID"):
+        if not uri and is_http(_text(cid)):
+            uri = _text(cid)
+    return _labels(list(dict.fromkeys(labels))), uri
+
+
+def _ids(el: etree._Element, name: str) -> str | None:
+    for child in _kids(el, name):
+        if is_http(_text(child)):
+            return _text(child)
+    return None
+
+
+def _year_span(date: etree._Element) -> str | None:
+    earliest = [_text(e) for e in _kids(date, "earliestDate")]
+    latest = [_text(e) for e in _kids(date, "latestDate")]
+    begin = next((m.group(1) for t in earliest if (m := _YEAR.match(t))), None)
+    end = next((m.group(1) for t in latest if (m := _YEAR.match(t))), None)
+    begin, end = begin or end, end or begin
+    if begin is None or end is None:
+        return None
+    return begin if int(begin) == int(end) else f"{int(begin)}-{int(end)}"
+
+
+def _gml_point(el: etree._Element) -> tuple[float, float] | None:
+    for gml in _kids(el, "gml"):
+        for node in gml.iter():
+            name, text = _local(node), (node.text or "").strip()
+            try:
+                if name == "pos":
+                    lat, long = (float(v) for v in text.split()[:2])
+                    return lat, long
+                if name == "coordinates":
+                    long, lat = (float(v) for v in text.replace(" ", "").split(",")[:2])
+                    return lat, long
+            except ValueError:
+                return None
+    return None
+
+
+class _LidoMapper:
+    """Maps one lido:lido element onto a RecordBuilder."""
+
+    def __init__(self, b: RecordBuilder, lido: etree._Element) -> None:
+        self.b = b
+        self.lido = lido
+        self.placed: set[str] = set()
+
+    def concept(self, el: etree._Element, prop: URIRef) -> None:
+        """Add a LIDO concept (one label per language) under a property."""
+        labels, uri = _concept_terms(el)
+        node = None
+        for label, lang in labels:
+            node = self.b.add_concept(label, lang, uri=str(node) if node else uri, prop=prop)
+
+    def place(self, place: etree._Element, display: str = "") -> None:
+        """Add a LIDO place with its authority URI and gml point, once per URI."""
+        names = _labels(_values(p for s in _kids(place, "namePlaceSet")
+                                for p in _kids(s, "appellationValue")))
+        names = names or ([(display, None)] if display else [])
+        uri = _ids(place, "placeID")
+        point = _gml_point(place)
+        if uri and uri in self.placed:
+            point = None
+        if not names and point is None:
+            return
+        node = None
+        for i, (name, lang) in enumerate(names or [("", None)]):
+            lat, long = (point if i == 0 and point else (None, None))
+            try:
+                node = self.b.add_place(name, lat, long, lang=lang,
+                                        uri=str(node) if node else uri)
+            except ValueError as exc:
+                self.b.warnings.append(f"place {name!r}: {exc}; coordinates dropped")
+                node = self.b.add_place(name, lang=lang, uri=str(node) if node else uri)
+        if uri:
+            self.placed.add(uri)
+
+    def actor(self, actor_in_role: etree._Element, making: bool) -> None:
+        """Add the actors of an actorInRole with their role."""
+        for actor in _kids(actor_in_role, "actor"):
+            names = _name_values(v for s in _kids(actor, "nameActorSet")
+                                 for v in _kids(s, "appellationValue"))
+            if not names:
+                continue
+            roles: list[str] = []
+            role_uris: list[str] = []
+            for role in _kids(actor_in_role, "roleActor"):
+                labels, _ = _concept_terms(role)
+                roles += [label for label, _ in labels]
+                role_uris += [_text(c) for c in _kids(role, "conceptID") if is_http(_text(c))]
+            add_agent_in_role(self.b, names, roles, role_uris, _ids(actor, "actorID"),
+                              default_creator=making)
+
+    def event(self, event: etree._Element) -> None:
+        """Map a creation/production event (actors, date, places); note other events."""
+        kinds = [label for t in _kids(event, "eventType") for label, _ in _concept_terms(t)[0]]
+        kinds += [_text(c) for t in _kids(event, "eventType") for c in _kids(t, "conceptID")]
+        making = any(_MAKING.search(k) for k in kinds)
+        if not making:
+            if kinds:
+                self.b.warnings.append(f"event {kinds[0]!r} kept only in the source")
+            return
+        for ea in _kids(event, "eventActor"):
+            for air in _kids(ea, "actorInRole"):
+                self.actor(air, making)
+        for ed in _kids(event, "eventDate"):
+            self.date(ed, DCTERMS.created)
+        for ep in _kids(event, "eventPlace"):
+            display = " ".join(_text(d) for d in _kids(ep, "displayPlace"))
+            places = list(_kids(ep, "place"))
+            for place in places:
+                self.place(place, display)
+            if not places and display:
+                self.b.add_place(display)
+
+    def date(self, event_date: etree._Element, prop: URIRef) -> None:
+        """Add an eventDate: the display date if it reads, else earliest-latest years."""
+        display = " ".join(_text(d) for d in _kids(event_date, "displayDate") if _text(d))
+        span = next((s for d in _kids(event_date, "date") if (s := _year_span(d))), None)
+        if display and (span is None or _parses(display)):
+            self.b.add_date(display, prop)
+        elif span:
+            self.b.add_date(span, prop)
+            if display:
+                self.b.add_literal(DC.date, display)
+
+    def subjects(self, wrap: etree._Element) -> None:
+        """Map a subjectWrap: concepts, places, actors and dates the object is about."""
+        for subject_set in _kids(wrap, "subjectSet"):
+            subjects = list(_kids(subject_set, "subject"))
+            if not subjects:
+                for display in _kids(subject_set, "displaySubject"):
+                    if _text(display):
+                        self.b.add_concept(_text(display), _lang(display))
+            for subject in subjects:
+                for concept in _kids(subject, "subjectConcept"):
+                    self.concept(concept, DC.subject)
+                for sp in _kids(subject, "subjectPlace"):
+                    display = " ".join(_text(d) for d in _kids(sp, "displayPlace"))
+                    for place in _kids(sp, "place"):
+                        self.place(place, display)
+                for sa in _kids(subject, "subjectActor"):
+                    for actor in _kids(sa, "actor"):
+                        names = _name_values(v for s in _kids(actor, "nameActorSet")
+                                             for v in _kids(s, "appellationValue"))
+                        node, uri = None, _ids(actor, "actorID")
+                        for name, lang in names:
+                            node = self.b.add_agent(DC.subject, name, lang,
+                                                    uri=str(node) if node else uri)
+                for sd in _kids(subject, "subjectDate"):
+                    self.date(sd, DCTERMS.temporal)
+
+    def descriptive(self, dm: etree._Element) -> str | None:
+        """Map descriptiveMetadata; return the edm:type the object work type suggests."""
+        b = self.b
+        guess = None
+        for wt in _path(dm, "objectClassificationWrap/objectWorkTypeWrap/objectWorkType"):
+            self.concept(wt, DC.type)
+            text = " ".join(label for label, _ in _concept_terms(wt)[0])
+            guess = guess or next((t for rx, t in _TYPE_WORDS if rx.search(text)), None)
+        for cl in _path(dm, "objectClassificationWrap/classificationWrap/classification"):
+            self.concept(cl, DC.type)
+        oiw = _path(dm, "objectIdentificationWrap")
+        for ts in (t for w in oiw for t in _path(w, "titleWrap/titleSet")):
+            values = list(_kids(ts, "appellationValue"))
+            for text, lang in _values(values):
+                prop = DC.title
+                if all(_ALTERNATE.search(v.get("{http://www.lido-schema.org}pref") or "")
+                       for v in values):
+                    prop = DCTERMS.alternative
+                b.add_literal(prop, text, lang)
+        for w in oiw:
+            for note in _path(w, "objectDescriptionWrap/objectDescriptionSet/descriptiveNoteValue"):
+                if _text(note):
+                    b.add_literal(DC.description, _text(note), _lang(note))
+            for work_id in _path(w, "repositoryWrap/repositorySet/workID"):
+                b.add_literal(DC.identifier, _text(work_id))
+            for m in _path(w, "objectMeasurementsWrap/objectMeasurementsSet/"
+                              "displayObjectMeasurements"):
+                b.add_literal(DCTERMS.extent, _text(m), _lang(m))
+            for m in _path(w, "objectMaterialsTechWrap/objectMaterialsTechSet/"
+                              "displayMaterialsTech"):
+                b.add_literal(DCTERMS.medium, _text(m), _lang(m))
+        for event in _path(dm, "eventWrap/eventSet/event"):
+            self.event(event)
+        for wrap in _path(dm, "objectRelationWrap/subjectWrap"):
+            self.subjects(wrap)
+        return guess
+
+    def rights(self, am: list[etree._Element]) -> None:
+        """Set edm:rights from rightsResource, else rightsWorkWrap; else Not Evaluated."""
+        types = [t for a in am for t in _path(a, "resourceWrap/resourceSet/rightsResource/"
+                                                 "rightsType")]
+        types += [t for a in am for t in _path(a, "rightsWorkWrap/rightsWorkSet/rightsType")]
+        first_text = None
+        for rights_type in types:
+            labels, uri = _concept_terms(rights_type)
+            candidates = [_text(c) for c in _kids(rights_type, "conceptID")]
+            candidates += [uri or ""] + [label for label, _ in labels]
+            for text in filter(None, candidates):
+                first_text = first_text or text
+                if mapped := normalise_rights(text):
+                    self.b.set_rights(mapped)
+                    return
+        if first_text:
+            self.b.warnings.append(f"rights {first_text!r} is not a known statement; "
+                                   "recorded as Copyright Not Evaluated")
+        else:
+            self.b.warnings.append("no rights statement; recorded as Copyright Not Evaluated")
+        self.b.set_rights(NOT_EVALUATED)
+
+    def resources(self, am: list[etree._Element]) -> int:
+        """Add one image per resourceSet, in order; return how many."""
+        count = 0
+        for rs in (s for a in am for s in _path(a, "resourceWrap/resourceSet")):
+            best: tuple[int, str, int | None, int | None, str | None] | None = None
+            for rep in _kids(rs, "resourceRepresentation"):
+                preview = bool(_PREVIEW.search(rep.get("{http://www.lido-schema.org}type") or ""))
+                width, height = _pixels(rep)
+                for link in _kids(rep, "linkResource"):
+                    url = _text(link)
+                    if not is_http(url):
+                        continue
+                    fmt = link.get("{http://www.lido-schema.org}formatResource") or link.get(
+                        "formatResource") or ""
+                    real_type = re.fullmatch(r"image/[a-z0-9.+-]+", fmt) and fmt != "image/iiif"
+                    media = fmt if real_type else None
+                    score = (0 if preview else 1_000_000) + (width or 0)
+                    if best is None or score > best[0]:
+                        best = (score, url, width, height, media)
+            if best:
+                _, url, width, height, media = best
+                self.b.add_remote_image(url, iiif_service_of(url), width, height, media)
+                count += 1
+        return count
+
+    def shown_at(self, am: list[etree._Element]) -> None:
+        """Set edm:isShownAt: a record page, else the published object id."""
+        links = [(_text(link), link.get("{http://www.lido-schema.org}formatResource") or "")
+                 for a in am for link in _path(a, "recordWrap/recordInfoSet/recordInfoLink")]
+        pages = [u for u, fmt in links if is_http(u) and "xml" not in fmt]
+        published = [_text(p) for p in _kids(self.lido, "objectPublishedID")
+                     if is_http(_text(p))]
+        choice = next(iter(pages + published + [u for u, _ in links if is_http(u)]), None)
+        if choice:
+            self.b.set_shown_at(choice)
+
+    def data_provider(self, am: list[etree._Element]) -> str | None:
+        """The record source (or repository) that provides the record."""
+        for a in am:
+            names = _values(_path(a, "recordWrap/recordSource/legalBodyName/appellationValue"))
+            if names:
+                return names[0][0]
+        for dm in _kids(self.lido, "descriptiveMetadata"):
+            names = _values(_path(dm, "objectIdentificationWrap/repositoryWrap/repositorySet/"
+                                      "repositoryName/legalBodyName/appellationValue"))
+            if names:
+                return names[0][0]
+        return None
+
+
+def _parses(text: str) -> bool:
+    return parse_years(text) is not None
+
+
+def _pixels(rep: etree._Element) -> tuple[int | None, int | None]:
+    width = height = None
+    for ms in _kids(rep, "resourceMeasurementsSet"):
+        kind = " ".join(_text(t) for t in _kids(ms, "measurementType")).lower()
+        unit = " ".join(_text(t) for t in _kids(ms, "measurementUnit")).lower()
+        value = " ".join(_text(t) for t in _kids(ms, "measurementValue"))
+        if "pixel" not in unit and unit not in ("px", ""):
+            continue
+        try:
+            number = int(float(value))
+        except ValueError:
+            continue
+        if "width" in kind or "breite" in kind:
+            width = number
+        elif "height" in kind or "höhe" in kind:
+            height = number
+    return width, height
+
+
+def local_id_of(lido: etree._Element) -> str | None:
+    """The record's local identifier: lido:lidoRecID, else recordWrap/recordID."""
+    for el in [*_kids(lido, "lidoRecID"),
+               *(r for a in _kids(lido, "administrativeMetadata")
+                 for r in _path(a, "recordWrap/recordID"))]:
+        if _text(el):
+            return _text(el)
+    return None
+
+
+class LidoReader:
+    """Reads LIDO XML: one record per lido:lido element."""
+
+    name = "lido"
+    version = "1.0"
+
+    def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
+        """Yield one source record per lido:lido; an unparseable file is one rejection."""
+        try:
+            root = parse_xml_file(source)
+        except XmlRejected as exc:
+            yield Rejection(str(source), "file", str(exc))
+            return
+        records = [root] if _local(root) == "lido" else [
+            el for el in root.iter() if _local(el) == "lido"]
+        if not records:
+            yield Rejection(str(source), "file", "no lido:lido element found")
+            return
+        seen: dict[str, str] = {}
+        for el in records:
+            position = xpath_of(el)
+            local = local_id_of(el)
+            if local and local in seen:
+                yield Rejection(str(source), position,
+                                f"duplicate lidoRecID {local!r}, first at {seen[local]}")
+                continue
+            if local:
+                seen[local] = position
+            yield SourceRecord(str(source), position, local,
+                               etree.tostring(el, encoding="utf-8", with_tail=False),
+                               MEDIA_TYPE, el)
+
+    def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:
+        """Map one lido:lido element (record.data, or parsed from record.raw) to EDM."""
+        lido = record.data if isinstance(record.data, etree._Element) else None
+        if lido is None:
+            try:
+                lido = parse_xml_bytes(record.raw, record.source)
+            except XmlRejected as exc:
+                raise RecordRejected(str(exc)) from None
+        if _local(lido) != "lido":
+            # An OAI-PMH payload may wrap its record in lido:lidoWrap.
+            lido = next((el for el in lido.iter() if _local(el) == "lido"), None)
+            if lido is None:
+                raise RecordRejected("no lido:lido element in the record")
+        local = local_id_of(lido)
+        if not local:
+            raise RecordRejected("no lidoRecID (and no recordWrap/recordID)")
+        try:
+            rid = record_id(str(context.options.get("namespace") or "lido"), local)
+        except IdentifierError as exc:
+            raise RecordRejected(str(exc)) from None
+        b = RecordBuilder(context.minter, rid)
+        b.add_literal(DC.identifier, local)
+        m = _LidoMapper(b, lido)
+        guess = None
+        try:
+            for dm in _kids(lido, "descriptiveMetadata"):
+                guess = m.descriptive(dm) or guess
+            am = list(_kids(lido, "administrativeMetadata"))
+            m.resources(am)
+            m.rights(am)
+            m.shown_at(am)
+        except ValueError as exc:
+            raise RecordRejected(str(exc)) from None
+        # A museum object reaches users through its photographs: IMAGE unless the work type says
+        # it is a text, a sound or a film.
+        b.set_type(guess or "IMAGE")
+        b.set_providers(m.data_provider(am) or context.provider, context.provider)
+        return RecordDraft(rid, b.graph, record.raw, record.media_type, [], b.warnings)
