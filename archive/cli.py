@@ -73,17 +73,19 @@ def init(ctx: click.Context, base_url: str | None) -> None:
 
 
 def _detect_format(source: Path) -> str:
-    if source.is_dir():
-        return "folder"
-    if source.suffix.lower() in {".csv", ".tsv"}:
-        return "csv"
-    raise click.UsageError(f"cannot tell the format of {source}; pass --format")
+    from ingest.sniff import detect_format
+
+    try:
+        return detect_format(source)
+    except ValueError as exc:
+        raise click.UsageError(f"{exc}; pass --format") from None
 
 
 @main.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option("--format", "fmt", default="auto", show_default=True,
-              help="Reader name (csv, folder) or auto.")
+              help="Reader: csv, json, folder, dc, ead, lido, marcxml, mets, rdf, iiif, or auto "
+                   "(detected from the file).")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Mapping file (TOML) for CSV and sidecar columns.")
 @click.option("--namespace", help="Source namespace for record ids (overrides the mapping).")
@@ -124,8 +126,9 @@ def ingest(ctx: click.Context, source: Path | None, fmt: str, mapping: Path | No
             options["mapping"] = load_mapping(mapping)
     except MappingError as exc:
         raise click.UsageError(str(exc)) from None
-    if name == "csv" and not mapping:
-        raise click.UsageError("a CSV needs a mapping file: --mapping FILE.toml")
+    if name in {"csv", "json"} and not mapping:
+        raise click.UsageError(f"a {name.upper()} file needs a mapping file: --mapping FILE.toml "
+                               "(presets for known exports are in schemas/mappings/)")
     for key, value in (("namespace", namespace), ("encoding", encoding), ("sidecar", sidecar),
                        ("images_dir", images_dir)):
         if value:
@@ -144,6 +147,44 @@ def ingest(ctx: click.Context, source: Path | None, fmt: str, mapping: Path | No
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
         click.echo(report.summary())
+    if report.rejected:
+        ctx.exit(EXIT_REJECTED)
+
+
+@main.command()
+@click.argument("url")
+@click.option("--prefix", default="oai_dc", show_default=True,
+              help="metadataPrefix: oai_dc, oai_qdc, ead, lido, marcxml, mods or mets.")
+@click.option("--set", "set_spec", help="Harvest only this OAI set.")
+@click.option("--from", "from_date", help="Only records changed since this date "
+              "(default: the last harvest of this endpoint, prefix and set).")
+@click.option("--until", help="Only records changed until this date.")
+@click.option("--namespace", help="Source namespace for record ids.")
+@click.option("--dry-run", is_flag=True, help="Validate and report without storing anything.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead.")
+@click.pass_context
+def harvest(ctx: click.Context, url: str, prefix: str, set_spec: str | None,
+            from_date: str | None, until: str | None, namespace: str | None, dry_run: bool,
+            as_json: bool) -> None:
+    """Harvest an OAI-PMH endpoint (ListRecords) as one batch, incrementally.
+
+    Deleted records are withdrawn; exit status as for ingest.
+    """
+    from ingest.oai import harvest as run_harvest
+
+    settings = _settings(ctx)
+    archive = _open_archive(settings)
+    try:
+        report = run_harvest(archive, url, prefix=prefix, set_spec=set_spec,
+                             from_date=from_date, until=until,
+                             options={"namespace": namespace} if namespace else None,
+                             allow_private=settings.harvest_allow_private, dry_run=dry_run)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        archive.close()
+    click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if as_json
+               else report.summary())
     if report.rejected:
         ctx.exit(EXIT_REJECTED)
 

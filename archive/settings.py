@@ -41,6 +41,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("provider", "Memoria", "Name of the institution running this instance (edm:provider)."),
     Setting("max_image_pixels", 500_000_000,
             "Largest image accepted at ingest, in pixels; larger images are rejected."),
+    Setting("harvest_allow_private", False,
+            "Let the OAI-PMH harvester and manifest import fetch from private and loopback "
+            "addresses (link-local addresses are always refused)."),
     Setting("workers", 2, "Worker processes for ingest and for the production server."),
     Setting("iiif_max_area", 25_000_000,
             "Largest image the IIIF Image API renders, in pixels (width x height)."),
@@ -78,6 +81,7 @@ class Settings:
     fsync: bool
     provider: str
     max_image_pixels: int
+    harvest_allow_private: bool
     workers: int
     iiif_max_area: int
     iiif_max_width: int

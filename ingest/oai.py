@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 from archive.ids import IdentifierError, record_id
@@ -27,7 +27,7 @@ from ingest.dc_reader import (
     raw_xml,
 )
 from ingest.netsafe import FetchError, FetchLimitError, FetchRefused, HttpStatusError, fetch
-from ingest.pipeline import Accepted, BatchReport, _write_report, run_batch
+from ingest.pipeline import Accepted, BatchReport, run_batch, write_report
 from ingest.reader import ReadContext, Reader, Rejection, SourceRecord
 from ingest.registry import get_reader
 from ingest.xmlsafe import XmlRejected
@@ -325,8 +325,7 @@ def harvest(archive: Archive, url: str, *, prefix: str = "oai_dc", set_spec: str
         if value:
             params[name] = value
     reader = OaiHarvestReader(url, params, prefix, limits=limits, allow_private=allow_private)
-    # run_batch names its source with str(source); an endpoint URL is not a path.
-    report = run_batch(archive, reader, cast(Path, url), options=options, dry_run=dry_run)
+    report = run_batch(archive, reader, url, options=options, dry_run=dry_run)
     _apply_deletions(archive, reader, report)
     if reader.outcome.complete and reader.outcome.response_date and not dry_run:
         state[key] = {"responseDate": reader.outcome.response_date, "harvested": utc_now()}
@@ -352,4 +351,4 @@ def _apply_deletions(archive: Archive, reader: OaiHarvestReader, report: BatchRe
     report.finished = utc_now()
     archive.state.finish_batch(report.batch_id, "done",
                                (report.input, len(report.accepted), len(report.rejected)))
-    _write_report(archive, report)
+    write_report(archive, report)

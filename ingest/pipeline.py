@@ -69,8 +69,8 @@ class BatchReport:
     def summary(self) -> str:
         """A readable summary for the terminal."""
         c = self.counts()
-        actions = ", ".join(f"{c[k]} {k}" for k in ("created", "updated", "unchanged", "valid")
-                            if c.get(k))
+        actions = ", ".join(f"{c[k]} {k}" for k in ("created", "updated", "unchanged",
+                                                     "withdrawn", "valid") if c.get(k))
         lines = [
             f"batch {self.batch_id}{' (dry run)' if self.dry_run else ''}: {self.source}",
             f"  {c['input']} read = {c['accepted']} accepted"
@@ -93,7 +93,7 @@ def new_batch_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def run_batch(archive: Archive, reader: Reader, source: Path, *,
+def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
               options: dict[str, Any] | None = None, dry_run: bool = False,
               progress: Callable[[int], None] | None = None) -> BatchReport:
     """Ingest one source as one batch and write its report under home/batches/."""
@@ -107,7 +107,8 @@ def run_batch(archive: Archive, reader: Reader, source: Path, *,
     window_size = 2 * archive.settings.workers
     status = "failed"
     try:
-        for item in reader.read(source, context):
+        # The harvester reads from an endpoint URL; every file reader gets a Path.
+        for item in reader.read(source, context):  # type: ignore[arg-type]
             if isinstance(item, Rejection):
                 report.rejected.append(item)
             else:
@@ -127,7 +128,7 @@ def run_batch(archive: Archive, reader: Reader, source: Path, *,
         report.finished = utc_now()
         archive.state.finish_batch(report.batch_id, status,
                                    (report.input, len(report.accepted), len(report.rejected)))
-        _write_report(archive, report)
+        write_report(archive, report)
     return report
 
 
@@ -194,7 +195,8 @@ def _finish(archive: Archive, reader: Reader, prepared: _Prepared, report: Batch
                                     result.version, draft.warnings))
 
 
-def _write_report(archive: Archive, report: BatchReport) -> Path:
+def write_report(archive: Archive, report: BatchReport) -> Path:
+    """Write (or rewrite) a batch's JSON report under home/batches/."""
     folder = archive.settings.home / "batches"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{report.batch_id}.json"

@@ -51,7 +51,11 @@ def undo_batch(archive: Archive, batch_id: str) -> UndoReport:
             # A later batch or an archivist changed the record since; their work wins.
             report.skipped.append((rid, f"changed since this batch ({version} -> {head})"))
             continue
-        if action == "created":
+        if action == "withdrawn":
+            restored_from = _previous(version)
+            archive.restore(rid, restored_from, f"undo of batch {batch_id}")
+            report.restored.append((rid, restored_from))
+        elif action == "created":
             archive.withdraw(rid, f"undo of batch {batch_id}", batch_id)
             report.withdrawn.append(rid)
         else:
