@@ -20,6 +20,7 @@ from archive.vocab import (
     EDM_TYPES,
     MEM,
     ORE,
+    OWL,
     RDF,
     SKOS,
     SVCS,
@@ -222,6 +223,10 @@ class RecordBuilder:
         link = EDM.isShownBy if self._views == 1 else EDM.hasView
         g.add((self.aggregation, link, resource))
         return resource
+
+    def add_same_as(self, uri: str) -> None:
+        """Link the CHO to the same thing described elsewhere (owl:sameAs), e.g. its source URI."""
+        self.graph.add((self.cho, OWL.sameAs, URIRef(uri)))
 
     def set_shown_at(self, url: str) -> None:
         """Set edm:isShownAt: the object in its full context on the provider's web site."""

@@ -33,6 +33,7 @@ PREFIXES: dict[str, Namespace] = {
     "owl": Namespace(str(OWL)),
     "xsd": Namespace(str(XSD)),
     "mem": MEM,
+    "relators": Namespace("http://id.loc.gov/vocabulary/relators/"),
 }
 
 EDM_TYPES = frozenset({"TEXT", "IMAGE", "SOUND", "VIDEO", "3D"})

@@ -171,7 +171,7 @@ class _EdmMapper:
                 self.types.append(str(value))
                 continue
             if prop == OWL.sameAs and isinstance(value, URIRef):
-                b.add_literal(DC.identifier, str(value))
+                b.add_same_as(str(value))
                 continue
             if isinstance(value, Literal):
                 self.literal(prop, value)
@@ -384,7 +384,10 @@ class RdfReader:
         except IdentifierError as exc:
             raise RecordRejected(str(exc)) from None
         b = RecordBuilder(context.minter, rid)
-        b.add_literal(DC.identifier, str(cho))
+        if isinstance(cho, URIRef):
+            b.add_same_as(str(cho))
+        else:
+            b.add_literal(DC.identifier, str(cho))
         m = _EdmMapper(b, graph, cho)
         aggs = [a for a in graph.subjects(EDM.aggregatedCHO, cho)
                 if (a, RDF.type, ORE.Aggregation) in graph] or list(

@@ -75,7 +75,7 @@ def apply_mapping(minter: Minter, mapping: Mapping, row: MappingType[str, str], 
         raise RecordRejected(str(exc)) from None
     b = RecordBuilder(minter, rid)
     images: list[ImageFile] = []
-    rights_set = type_set = False
+    rights_set = type_set = has_remote = False
     for col in mapping.columns:
         cell = row.get(col.name, "") or ""
         values = col.values(cell)
@@ -116,7 +116,13 @@ def apply_mapping(minter: Minter, mapping: Mapping, row: MappingType[str, str], 
                     b.warnings.append(f"type {values[0]!r} is not an edm:type; kept as dc:type")
                     b.add_literal(URIRef(expand_curie("dc:type")), values[0], col.lang)
             elif col.kind == "image":
-                images += _images(b, values, images_dir, max_pixels)
+                remote = [v for v in values if v.startswith(("http://", "https://"))]
+                for url in remote:
+                    b.add_remote_image(url)
+                has_remote = has_remote or bool(remote)
+                on_disk = [v for v in values if v not in remote]
+                if on_disk:
+                    images += _images(b, on_disk, images_dir, max_pixels)
             elif col.kind == "parent":
                 b.set_parent(record_id(mapping.namespace, values[0]))
             elif col.kind == "order":
@@ -131,7 +137,7 @@ def apply_mapping(minter: Minter, mapping: Mapping, row: MappingType[str, str], 
         except ValueError as exc:
             raise RecordRejected(f"column {col.name!r}: {exc}") from None
     if not type_set:
-        b.set_type("IMAGE" if images else "TEXT")
+        b.set_type("IMAGE" if images or has_remote else "TEXT")
     if not rights_set:
         b.warnings.append("no rights statement; recorded as Copyright Not Evaluated")
         b.set_rights(NOT_EVALUATED)
