@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,12 @@ from ingest.reader import ReadContext, Rejection, SourceRecord
 from ingest.tabular import apply_mapping
 
 MAX_FIELD = 1_000_000
+_BAD_BYTES = re.compile("[\udc80-\udcff]")
+
+
+def _bad_byte(raw: str) -> str:
+    match = _BAD_BYTES.search(raw)
+    return f"0x{ord(match.group()) - 0xDC00:02x}" if match else "?"
 
 
 class _LineTap:
@@ -44,12 +51,8 @@ def read_rows(path: Path, mapping: Mapping, encoding: str | None = None
         return
     enc = encoding or mapping.encoding
     try:
-        text = data.decode(enc)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        yield Rejection(source, f"line {line}, byte {exc.start}",
-                        f"not valid {enc}: {exc.reason}; name the encoding with --encoding")
-        return
+        # Undecodable bytes become lone surrogates, so one bad byte costs its own row only.
+        text = data.decode(enc, errors="surrogateescape")
     except LookupError:
         yield Rejection(source, "file", f"unknown encoding {enc!r}")
         return
@@ -66,7 +69,13 @@ def read_rows(path: Path, mapping: Mapping, encoding: str | None = None
         except csv.Error as exc:
             yield Rejection(source, f"line {start}", f"malformed CSV: {exc}")
             continue
-        yield (start, row, "".join(tap.taken))
+        raw = "".join(tap.taken)
+        if _BAD_BYTES.search(raw):
+            yield Rejection(source, f"line {start}",
+                            f"not valid {enc} (byte {_bad_byte(raw)}); name the encoding "
+                            "with --encoding")
+            continue
+        yield (start, row, raw)
 
 
 class CsvReader:
