@@ -96,3 +96,38 @@ def test_an_image_that_cannot_be_decoded_rejects_its_record(memoria_app: Flask,
 ])
 def test_hostile_image_requests_through_the_app(loaded: Flask, path: str) -> None:
     assert loaded.test_client().get(path).status_code in {400, 404}
+
+
+def test_ids_ignore_the_host_header_and_untrusted_proxy_headers(loaded: Flask) -> None:
+    info = loaded.test_client().get("/iiif/3/I1/info.json", headers={
+        "Host": "attacker.example", "X-Forwarded-Host": "attacker.example",
+        "X-Forwarded-Proto": "https", "X-Forwarded-Prefix": "/evil"}).get_json()
+    assert info["id"] == f"{BASE_URL}/iiif/3/I1"
+
+
+def test_behind_a_reverse_proxy_ids_stay_on_the_public_url(settings: Settings,
+                                                          sample_source: Path) -> None:
+    from archive.settings import load_settings
+
+    proxied = load_settings({"home": str(settings.home), "fsync": False,
+                             "base_url": "https://memoria.campeche.example/archivo",
+                             "trusted_proxy_headers": "for,proto,host,prefix"}, environ={})
+    app = create_app(proxied)
+    try:
+        run_batch(app.extensions["memoria"], get_reader("csv"), sample_source / "records.csv",
+                  options={"mapping": load_mapping(sample_source / "mapping.toml")})
+        # What the proxy forwards: the app itself sits at http://10.0.0.5:8000/.
+        resp = app.test_client().get("/iiif/3/I1/info.json", base_url="http://10.0.0.5:8000",
+                                     headers={"X-Forwarded-Host": "memoria.campeche.example",
+                                              "X-Forwarded-Proto": "https",
+                                              "X-Forwarded-Prefix": "/archivo"})
+        assert resp.get_json()["id"] == "https://memoria.campeche.example/archivo/iiif/3/I1"
+        redirect = app.test_client().get("/iiif/3/I1", base_url="http://10.0.0.5:8000",
+                                         headers={"X-Forwarded-Host": "memoria.campeche.example",
+                                                  "X-Forwarded-Proto": "https",
+                                                  "X-Forwarded-Prefix": "/archivo"})
+        assert redirect.status_code == 303
+        assert redirect.headers["Location"] == (
+            "https://memoria.campeche.example/archivo/iiif/3/I1/info.json")
+    finally:
+        app.extensions["memoria"].close()
