@@ -9,6 +9,8 @@ VIEWERS := archive/static/vendor/VERSIONS
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export MEMORIA_HOME ?= $(CURDIR)/memoria-data
+# The demo's URIs and IIIF ids point at where it is served, unless told otherwise.
+export MEMORIA_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: demo test setup setup-test lint check clean bench
 
