@@ -8,9 +8,9 @@ STAMP  := $(VENV)/.installed
 VIEWERS := archive/static/vendor/VERSIONS
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-export MEMORIA_HOME ?= $(CURDIR)/memoria-data
-# The demo's URIs and IIIF ids point at where it is served, unless told otherwise.
-export MEMORIA_BASE_URL ?= http://$(HOST):$(PORT)
+# The demo lives in ./memoria-data; its URIs and IIIF ids point at where it is served.
+demo: export MEMORIA_HOME ?= $(CURDIR)/memoria-data
+demo: export MEMORIA_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: demo test setup setup-test lint check clean bench
 
