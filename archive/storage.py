@@ -17,9 +17,25 @@ Commit protocol for one write (crash at any point leaves the old version or the 
   6. delete the staging leftovers and the intent, release the lock.
 open() replays intents: the highest complete version directory is the truth and the root
 inventory is rolled forward to it.
+
+Group commit (write_many, used by batch ingest): the same steps, each taken for a whole group
+of objects, with the per-file and per-directory fsyncs replaced by two filesystem syncs
+(syncfs(2) of the storage root's filesystem, which also holds work_dir):
+  1. take every object's flock (in key order: groups cannot deadlock) and plan its version
+     (an id at most once per group);
+  2. stage every version without fsync (a few threads);
+  3. record every intent (no fsync), then SYNC 1: staged content and intents are durable;
+  4. publish every version (renames, root inventories; no fsync), then SYNC 2;
+  5. delete the intents, release the locks; only now is any write of the group reported.
+A crash before SYNC 1 ends leaves nothing published (intents that reached the disk find the
+objects unchanged). After it, every intent is durable and points at a complete, durable staged
+version, so open() rolls each object forward to its new version or leaves it at its old one
+(a rename that did not survive the crash), exactly as for a single write.
 """
 
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
 import hashlib
 import json
@@ -28,7 +44,8 @@ import re
 import shutil
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +75,22 @@ COPY_CHUNK_BYTES = 1 << 20
 VERSION_DIR = re.compile(r"v([1-9][0-9]*)")
 ENCAPSULATION_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 ENCAPSULATION_MAX_CHARS = 100
+STAGE_THREADS = 4  # threads staging the objects of one write_many() group
+
+
+def _find_syncfs() -> Callable[[int], int] | None:
+    """syncfs(2) from the C library, or None where there is none."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        function = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
+
+
+_SYNCFS = _find_syncfs()
 
 
 class StorageError(Exception):
@@ -82,6 +115,18 @@ class WriteResult:
     record_id: str
     version: str
     changed: bool
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """One object's new full state, for Storage.write_many()."""
+
+    record_id: str
+    files: Mapping[str, bytes | Path]
+    message: str
+    user_name: str = "memoria"
+    user_address: str | None = None
+    created: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -283,6 +328,138 @@ class Storage:
         finally:
             _release(lock)
 
+    def write_many(self, requests: Sequence[WriteRequest]) -> list[WriteResult]:
+        """Write many objects as one group, with one durability point for the whole group.
+
+        The same protocol as write(), step by step over the group: every object's lock is
+        taken and its new version (or new object) staged; every intent is recorded; then ONE
+        filesystem sync makes the staged content and the intents durable together; then every
+        version is published (renames, root inventories); then a second sync; then the
+        intents are deleted and the locks released. A crash at any point leaves each object
+        at its old version or its new one (open() replays the intents). When this returns,
+        every changed object of the group is durable. A record id may appear only once.
+        """
+        results: list[WriteResult | None] = [None] * len(requests)
+        locks: list[int] = []
+        keys: set[str] = set()
+        staged: list[tuple[_Commit, Path, Mapping[str, bytes | Path]]] = []
+        for request in requests:
+            _check_record_id(request.record_id)
+        # Locks are taken in key order, so two groups sharing objects cannot deadlock.
+        order = sorted(range(len(requests)), key=lambda n: _object_key(requests[n].record_id))
+        try:
+            for number in order:
+                request = requests[number]
+                key = _object_key(request.record_id)
+                if key in keys:
+                    raise StorageError(f"{request.record_id!r} appears twice in one group")
+                keys.add(key)
+                planned = self._plan_locked(request, locks)
+                if isinstance(planned, WriteResult):
+                    results[number] = planned
+                    continue
+                staged.append((planned, self._stage_path(planned.key), request.files))
+                results[number] = WriteResult(request.record_id, planned.version, True)
+            # Staging is file creation, which releases the GIL: a few threads overlap it.
+            with ThreadPoolExecutor(max_workers=STAGE_THREADS) as pool:
+                for future in [pool.submit(self._stage_group_member, *item) for item in staged]:
+                    future.result()
+            if staged:
+                self._publish_group([(commit, stage) for commit, stage, _files in staged])
+        finally:
+            for _commit, stage, _files in staged:
+                shutil.rmtree(stage, ignore_errors=True)
+            for lock in locks:
+                _release(lock)
+        return [result for result in results if result is not None]
+
+    def _stage_group_member(
+        self, commit: _Commit, stage: Path, files: Mapping[str, bytes | Path]
+    ) -> None:
+        """Stage one commit of a group (no fsync: the group syncs once)."""
+        stage.mkdir()
+        if commit.is_new_object:
+            version_dir = stage / commit.version
+            version_dir.mkdir()
+            self._stage_version(version_dir, commit, files, durable=False)
+            self._write_new_file(stage / OBJECT_NAMASTE, b"ocfl_object_1.1\n", False)
+            self._write_new_file(stage / INVENTORY, commit.inventory, False)
+            self._write_new_file(stage / commit.sidecar_name, commit.sidecar, False)
+        else:
+            self._stage_version(stage, commit, files, durable=False)
+
+    def _plan_locked(self, request: WriteRequest, locks: list[int]) -> _Commit | WriteResult:
+        """Lock the object (appending the lock to locks) and plan its next version.
+
+        A WriteResult instead of a plan when the state equals the head (nothing to write).
+        """
+        record_id, files = request.record_id, request.files
+        object_dir = self._object_dir(record_id)
+        paths = _check_logical_paths(files)
+        when = _check_created(request.created)
+        inventory = self._inventory_at(object_dir, record_id)
+        algorithm = inventory["digestAlgorithm"] if inventory else self.digest
+        new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir)
+        if inventory is not None and _head_state(inventory) == new_state:
+            return WriteResult(record_id, inventory["head"], False)
+        key = _object_key(record_id)
+        locks.append(self._lock_object(key))
+        inventory = self._inventory_under_lock(object_dir, record_id)
+        if inventory is not None and inventory["digestAlgorithm"] != algorithm:
+            algorithm = inventory["digestAlgorithm"]
+            new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir)
+        if inventory is not None and _head_state(inventory) == new_state:
+            return WriteResult(record_id, inventory["head"], False)
+        metadata = _version_metadata(when, request.message, request.user_name,
+                                     request.user_address)
+        commit = self._plan_commit(record_id, key, object_dir, inventory, algorithm, new_state,
+                                   metadata)
+        if not commit.is_new_object and (object_dir / commit.version).exists():
+            raise StorageError(
+                f"{object_dir / commit.version} exists but is not the head of {record_id!r}; "
+                "an interrupted commit needs Storage.open() to recover it"
+            )
+        return commit
+
+    def _publish_group(self, staged: list[tuple[_Commit, Path]]) -> None:
+        """Steps 3-6 of the commit protocol for a group of staged commits."""
+        intents = [self._record_intent(commit, stage, durable=False) for commit, stage in staged]
+        self._sync_filesystem()  # durability point 1: staged versions and intents
+        try:
+            for commit, stage in staged:
+                if commit.is_new_object:
+                    self._rename_into_place(stage, commit.object_dir, durable=False)
+                else:
+                    os.rename(stage, commit.object_dir / commit.version)
+                    self._replace_root_inventory(
+                        commit.object_dir, commit.inventory, commit.sidecar,
+                        commit.sidecar_name, stage, durable=False,
+                    )
+            self._sync_filesystem()  # durability point 2: every publication
+        except (OSError, StorageError) as error:
+            # Leave every object as open() would; if this fails too, open() replays intents.
+            for commit, _stage in staged:
+                self._roll_forward(commit.object_dir)
+            self._sync_filesystem()
+            for intent in intents:
+                intent.unlink(missing_ok=True)
+            raise StorageError(
+                f"cannot publish a group of {len(staged)} writes: {error}"
+            ) from error
+        for intent in intents:
+            intent.unlink()
+
+    def _sync_filesystem(self) -> None:
+        """Make everything written to the storage root's filesystem durable (syncfs)."""
+        if not self.fsync:
+            return
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if _SYNCFS is None or _SYNCFS(fd) != 0:
+                os.sync()  # no syncfs(2) here: sync every filesystem instead
+        finally:
+            os.close(fd)
+
     def _inventory_under_lock(self, object_dir: Path, record_id: str) -> dict[str, Any] | None:
         """The head inventory, first finishing any commit a dead writer left half done."""
         inventory = self._inventory_at(object_dir, record_id)
@@ -406,7 +583,11 @@ class Storage:
             ) from error
 
     def _stage_version(
-        self, version_dir: Path, commit: _Commit, files: Mapping[str, bytes | Path]
+        self,
+        version_dir: Path,
+        commit: _Commit,
+        files: Mapping[str, bytes | Path],
+        durable: bool = True,
     ) -> None:
         """Write content/... and inventory.json (+ sidecar) into an empty version_dir."""
         made_dirs: set[str] = set()
@@ -418,13 +599,15 @@ class Storage:
                 made_dirs.add(parent)
             source = files[logical_path]
             if isinstance(source, Path):
-                self._copy_verified(source, target, commit.algorithm, digest)
+                self._copy_verified(source, target, commit.algorithm, digest, durable)
             else:
-                self._write_new_file(target, bytes(source))
-        self._write_new_file(version_dir / INVENTORY, commit.inventory)
-        self._write_new_file(version_dir / commit.sidecar_name, commit.sidecar)
+                self._write_new_file(target, bytes(source), durable)
+        self._write_new_file(version_dir / INVENTORY, commit.inventory, durable)
+        self._write_new_file(version_dir / commit.sidecar_name, commit.sidecar, durable)
 
-    def _copy_verified(self, source: Path, target: Path, algorithm: str, digest: str) -> None:
+    def _copy_verified(
+        self, source: Path, target: Path, algorithm: str, digest: str, durable: bool = True
+    ) -> None:
         """Copy source to target, failing if it changed since it was digested."""
         hasher = hashlib.new(algorithm)
         try:
@@ -433,14 +616,16 @@ class Storage:
                     hasher.update(chunk)
                     writer.write(chunk)
                 writer.flush()
-                if self.fsync:
+                if self.fsync and durable:
                     os.fsync(writer.fileno())
         except OSError as error:
             raise StorageError(f"cannot copy {source}: {error}") from error
         if hasher.hexdigest() != digest:
             raise StorageError(f"{source} changed while it was being stored")
 
-    def _rename_into_place(self, staged_object: Path, object_dir: Path) -> None:
+    def _rename_into_place(
+        self, staged_object: Path, object_dir: Path, durable: bool = True
+    ) -> None:
         # A concurrent recovery may prune the empty tuple directories we just made.
         for _attempt in range(3):
             os.makedirs(object_dir.parent, exist_ok=True)
@@ -450,20 +635,26 @@ class Storage:
                 continue
             except OSError as error:
                 raise StorageError(f"cannot publish new object at {object_dir}: {error}") from error
-            self._sync_dir(object_dir.parent)
+            self._sync_dir(object_dir.parent, durable)
             return
         raise StorageError(f"cannot create the parent directories of {object_dir}")
 
     def _replace_root_inventory(
-        self, object_dir: Path, inventory: bytes, sidecar: bytes, sidecar_name: str, stage: Path
+        self,
+        object_dir: Path,
+        inventory: bytes,
+        sidecar: bytes,
+        sidecar_name: str,
+        stage: Path,
+        durable: bool = True,
     ) -> None:
         for name, data in ((INVENTORY, inventory), (sidecar_name, sidecar)):
             temp = stage.with_name(f"{stage.name}.{name}")
-            self._write_new_file(temp, data)
+            self._write_new_file(temp, data, durable)
             os.replace(temp, object_dir / name)
-        self._sync_dir(object_dir)
+        self._sync_dir(object_dir, durable)
 
-    def _record_intent(self, commit: _Commit, stage: Path) -> Path:
+    def _record_intent(self, commit: _Commit, stage: Path, durable: bool = True) -> Path:
         intent = {
             "record_id": commit.record_id,
             "object_path": str(commit.object_dir.relative_to(self.root)),
@@ -471,8 +662,8 @@ class Storage:
             "stage": stage.name,
         }
         path = self.work_dir / "journal" / f"{stage.name}.json"
-        self._write_new_file(path, _json_bytes(intent))
-        self._sync_dir(path.parent)
+        self._write_new_file(path, _json_bytes(intent), durable)
+        self._sync_dir(path.parent, durable)
         return path
 
     # ------------------------------------------------------------------ reading
@@ -681,13 +872,13 @@ class Storage:
             self._lock_shards.add(shard)
         return self.work_dir / "locks" / shard / f"{key}.lock"
 
-    def _write_new_file(self, path: Path, data: bytes) -> None:
+    def _write_new_file(self, path: Path, data: bytes, durable: bool = True) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            if self.fsync:
+            if self.fsync and durable:
                 os.fsync(fd)
         finally:
             os.close(fd)
@@ -704,8 +895,8 @@ class Storage:
         for directory, _dirs, _files in os.walk(top):
             self._sync_dir(Path(directory))
 
-    def _sync_dir(self, directory: Path) -> None:
-        if not self.fsync:
+    def _sync_dir(self, directory: Path, durable: bool = True) -> None:
+        if not self.fsync or not durable:
             return
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         try:

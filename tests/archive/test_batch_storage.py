@@ -1,0 +1,221 @@
+"""Group commit (Storage.write_many): one durability point per group, old-or-new after a crash.
+
+The child process mode (`python -m tests.archive.test_batch_storage crash ROOT WORK STEP`)
+writes one group and dies with os._exit() just before the STEP-th step of the protocol
+(recording an intent, a filesystem sync, a rename, a replace, an unlink).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive.storage import Storage, StorageError, WriteRequest
+from tests.archive.test_storage import assert_recovered, object_dirs, run_validator_cli
+
+REPO = Path(__file__).resolve().parents[2]
+# id -> versions already stored before the crashing group writes one more.
+GROUP = {"new-a": 0, "old-b": 1, "old-c": 2, "new d ü": 0}
+
+
+def group_state(record_id: str, version: int) -> dict[str, bytes]:
+    """The full state of version `version` of an object of the group."""
+    return {
+        "meta.json": json.dumps({"id": record_id, "version": version}).encode(),
+        f"data/file-{version}.txt": f"{record_id} {version}\n".encode() * version,
+        "same.txt": b"kept across versions\n",
+    }
+
+
+def setup(root: Path, work: Path) -> Storage:
+    storage = Storage(root, work)
+    storage.open()
+    for record_id, versions in GROUP.items():
+        for version in range(1, versions + 1):
+            storage.write(record_id, group_state(record_id, version), message="before")
+    return storage
+
+
+def group_requests() -> list[WriteRequest]:
+    return [
+        WriteRequest(record_id, group_state(record_id, versions + 1), message="group")
+        for record_id, versions in GROUP.items()
+    ]
+
+
+def run_crash(root: Path, work: Path, crash_before_step: int) -> None:
+    storage = Storage(root, work)
+    storage.open()
+    steps = 0
+
+    def crash_point(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            nonlocal steps
+            steps += 1
+            if steps == crash_before_step:
+                os._exit(137)
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    Storage._record_intent = crash_point(Storage._record_intent)  # type: ignore[method-assign]
+    Storage._sync_filesystem = crash_point(Storage._sync_filesystem)  # type: ignore[method-assign]
+    os.rename = crash_point(os.rename)
+    os.replace = crash_point(os.replace)
+    Path.unlink = crash_point(Path.unlink)  # type: ignore[method-assign]
+    storage.write_many(group_requests())
+    print(f"finished after {steps} steps", flush=True)
+
+
+def run_loop(root: Path, work: Path, round_no: int) -> None:
+    storage = Storage(root, work)
+    storage.open()
+    print("ready", flush=True)
+    step = 0
+    while True:
+        storage.write_many([
+            WriteRequest(f"loop-{n}", loop_state(round_no, step, n), message=f"step {step}")
+            for n in range(20)
+        ])
+        step += 1
+
+
+def loop_state(round_no: int, step: int, number: int) -> dict[str, bytes]:
+    meta = {"round": round_no, "step": step, "n": number}
+    files = {"meta.json": json.dumps(meta).encode(), "body.txt": b"%d " % step * 500}
+    if step % 2:
+        files["odd.txt"] = b"odd step"
+    return files
+
+
+def run_child(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.archive.test_batch_storage", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def digests(state: dict[str, bytes]) -> dict[str, str]:
+    return {path: hashlib.sha512(data).hexdigest() for path, data in state.items()}
+
+
+# ------------------------------------------------------------------------------ tests
+
+
+def test_write_many_writes_each_object_like_write(tmp_path: Path) -> None:
+    storage = setup(tmp_path / "root", tmp_path / "work")
+    results = storage.write_many(group_requests())
+    assert [(r.record_id, r.version, r.changed) for r in results] == [
+        (record_id, f"v{versions + 1}", True) for record_id, versions in GROUP.items()
+    ]
+    for record_id, versions in GROUP.items():
+        assert storage.state(record_id) == digests(group_state(record_id, versions + 1))
+    # The same states again: nothing is written, every result says unchanged.
+    again = storage.write_many(group_requests())
+    assert [r.changed for r in again] == [False] * len(GROUP)
+    assert_recovered(tmp_path / "root", tmp_path / "work")
+    result = run_validator_cli(tmp_path / "root")
+    assert result.returncode == 0 and "[E" not in result.stdout, result.stdout + result.stderr
+
+
+def test_write_many_refuses_an_id_twice_and_writes_nothing(tmp_path: Path) -> None:
+    storage = Storage(tmp_path / "root", tmp_path / "work", fsync=False)
+    storage.open()
+    with pytest.raises(StorageError, match="twice"):
+        storage.write_many([WriteRequest("x", {"a": b"1"}, message="m"),
+                            WriteRequest("x", {"a": b"2"}, message="m")])
+    assert object_dirs(tmp_path / "root") == []
+    assert list((tmp_path / "work" / "staging").iterdir()) == []
+
+
+def test_a_bad_file_in_the_group_writes_nothing(tmp_path: Path) -> None:
+    storage = Storage(tmp_path / "root", tmp_path / "work", fsync=False)
+    storage.open()
+    with pytest.raises(StorageError):
+        storage.write_many([WriteRequest("ok", {"a": b"1"}, message="m"),
+                            WriteRequest("bad", {"a": tmp_path / "missing"}, message="m")])
+    assert object_dirs(tmp_path / "root") == []
+    assert list((tmp_path / "work" / "journal").iterdir()) == []
+
+
+def test_crash_at_every_step_of_a_group_leaves_each_object_old_or_new(tmp_path: Path) -> None:
+    dry = tmp_path / "dry"
+    setup(dry / "root", dry / "work")
+    finished = run_child("crash", str(dry / "root"), str(dry / "work"), "100000")
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    steps = int(finished.stdout.split()[2])
+    assert steps >= 2 + 2 * len(GROUP)
+    for crash_before_step in range(1, steps + 1):
+        here = tmp_path / f"s{crash_before_step}"
+        root, work = here / "root", here / "work"
+        setup(root, work)
+        result = run_child("crash", str(root), str(work), str(crash_before_step))
+        assert result.returncode == 137, result.stdout + result.stderr
+        recovered = assert_recovered(root, work)
+        published_all = crash_before_step > steps - len(GROUP)  # only intent unlinks remain
+        for record_id, versions in GROUP.items():
+            head = recovered.head(record_id)
+            assert head in ({f"v{versions}", f"v{versions + 1}"} if versions else
+                            {None, "v1"}), (crash_before_step, record_id, head)
+            if published_all:
+                assert head == f"v{versions + 1}"
+            if head is None:
+                continue
+            number = int(head[1:])
+            expected = group_state(record_id, number)
+            assert recovered.state(record_id) == digests(expected)
+            assert all(recovered.read(record_id, p) == d for p, d in expected.items())
+            assert [int(v.version[1:]) for v in recovered.versions(record_id)] == list(
+                range(1, number + 1))
+        if crash_before_step <= len(GROUP) + 1:
+            # Before the first sync completes nothing is published.
+            assert all(recovered.head(r) == (f"v{v}" if v else None) for r, v in GROUP.items())
+        assert "[E" not in run_validator_cli(root).stdout
+
+
+@pytest.mark.slow
+def test_kill_9_during_group_writes_never_leaves_a_mix(tmp_path: Path) -> None:
+    root, work = tmp_path / "root", tmp_path / "work"
+    Storage(root, work).open()
+    rng = random.Random(20261121)
+    for round_no in range(4):
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "tests.archive.test_batch_storage", "loop", str(root),
+             str(work), str(round_no)],
+            cwd=REPO, stdout=subprocess.PIPE, text=True,
+        )
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.05, 0.8))
+        writer.send_signal(signal.SIGKILL)
+        assert writer.wait(timeout=10) == -signal.SIGKILL
+        writer.stdout.close()
+        storage = assert_recovered(root, work)
+        for number in range(20):
+            record_id = f"loop-{number}"
+            if not storage.exists(record_id):
+                continue
+            meta = json.loads(storage.read(record_id, "meta.json"))
+            expected = loop_state(meta["round"], meta["step"], number)
+            assert storage.state(record_id) == digests(expected)
+    result = run_validator_cli(root)
+    assert result.returncode == 0 and "[E" not in result.stdout, result.stdout + result.stderr
+
+
+if __name__ == "__main__":
+    mode, child_root, child_work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    if mode == "crash":
+        run_crash(child_root, child_work, int(sys.argv[4]))
+    elif mode == "loop":
+        run_loop(child_root, child_work, int(sys.argv[4]))
