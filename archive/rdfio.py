@@ -52,15 +52,34 @@ def from_ox_term(term: object) -> Node:
 
 def graph_to_ox(graph: Graph) -> Iterator[ox.Triple]:
     """The triples of an rdflib graph as pyoxigraph triples."""
+    converted: dict[Node, ox.NamedNode | ox.BlankNode | ox.Literal] = {}
+
+    def term(node: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+        out = converted.get(node)
+        if out is None:
+            out = converted[node] = to_ox_term(node)
+        return out
+
     for s, p, o in graph:
-        yield ox.Triple(to_ox_term(s), to_ox_term(p), to_ox_term(o))  # type: ignore[arg-type]
+        yield ox.Triple(term(s), term(p), term(o))  # type: ignore[arg-type]
 
 
 def ox_to_graph(triples: Iterable[ox.Triple | ox.Quad], graph: Graph | None = None) -> Graph:
     """Collect pyoxigraph triples (or quads, graph dropped) into an rdflib graph."""
     graph = Graph(bind_namespaces="none") if graph is None else graph
+    # Terms repeat (every predicate, most subjects): convert each once. Graph.add only
+    # type-checks before handing the triple to the store, and these terms are ours.
+    converted: dict[object, Node] = {}
+
+    def term(value: object) -> Node:
+        node = converted.get(value)
+        if node is None:
+            node = converted[value] = from_ox_term(value)
+        return node
+
+    add = graph.store.add
     for t in triples:
-        graph.add((from_ox_term(t.subject), from_ox_term(t.predicate), from_ox_term(t.object)))
+        add((term(t.subject), term(t.predicate), term(t.object)), graph, quoted=False)
     return graph
 
 
@@ -71,13 +90,22 @@ def _relative(term: object, base: str) -> str:
     return text
 
 
-def serialize_stored(graph: Graph, base_url: str) -> bytes:
-    """Serialise a record graph for storage: sorted statements, base-relative IRIs."""
+def serialize_stored(graph: Graph | Iterable[ox.Triple], base_url: str) -> bytes:
+    """Serialise a record graph (rdflib, or pyoxigraph triples) for storage.
+
+    Sorted statements, base-relative IRIs.
+    """
     base = base_url.rstrip("/") + "/"
-    lines = sorted(
-        f"{_relative(t.subject, base)} {_relative(t.predicate, base)} {_relative(t.object, base)} ."
-        for t in graph_to_ox(graph)
-    )
+    triples = graph_to_ox(graph) if isinstance(graph, Graph) else graph
+    written: dict[object, str] = {}
+
+    def text(term: object) -> str:
+        out = written.get(term)
+        if out is None:
+            out = written[term] = _relative(term, base)
+        return out
+
+    lines = sorted(f"{text(t.subject)} {text(t.predicate)} {text(t.object)} ." for t in triples)
     return (STORED_HEADER + "\n".join(lines) + "\n").encode("utf-8")
 
 

@@ -58,6 +58,33 @@ class RdfStore:
         # One SPARQL update is one transaction: readers see the old graph or the new, never none.
         self.store.update(f"DROP SILENT GRAPH {name} ; INSERT DATA {{ GRAPH {name} {{ {body} }} }}")
 
+    def replace_graphs(self, graphs: Iterable[tuple[str, Iterable[ox.Triple]]]) -> None:
+        """Replace many records' named graphs (the last entry wins for a repeated name).
+
+        Graphs the store does not hold yet go in with one `extend` (one transaction); graphs it
+        holds are replaced by one SPARQL update of DROP + INSERT DATA pairs (one transaction).
+        A reader therefore sees each graph old or new, never empty nor half written.
+        """
+        wanted: dict[str, list[ox.Triple]] = {}
+        for graph_name, triples in graphs:
+            wanted[graph_name] = list(triples)
+        new_quads: list[ox.Quad] = []
+        operations: list[str] = []
+        store = self.store
+        for graph_name, triples in wanted.items():
+            name = ox.NamedNode(graph_name)
+            if store.contains_named_graph(name):
+                body = " ".join(f"{t.subject} {t.predicate} {t.object} ." for t in triples)
+                operations.append(
+                    f"DROP SILENT GRAPH {name} ; INSERT DATA {{ GRAPH {name} {{ {body} }} }}"
+                )
+            else:
+                new_quads.extend(ox.Quad(t.subject, t.predicate, t.object, name) for t in triples)
+        if new_quads:
+            store.extend(new_quads)
+        if operations:
+            store.update(" ; ".join(operations))
+
     def remove_graph(self, graph_name: str) -> None:
         """Remove a record's named graph."""
         self.store.update(f"DROP SILENT GRAPH {ox.NamedNode(graph_name)}")

@@ -7,11 +7,13 @@ import json
 import logging
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rdflib import Graph, Literal, URIRef
+import pyoxigraph as ox
+from rdflib import Graph, URIRef
 
 from archive.ids import Minter, is_image_id, is_record_id
 from archive.indexer import IndexFeed
@@ -21,7 +23,7 @@ from archive.rdfstore import RdfStore, RdfStoreError
 from archive.record import RecordDraft
 from archive.settings import Settings
 from archive.state import StateDb, utc_now
-from archive.storage import FixityReport, Storage, VersionInfo
+from archive.storage import FixityReport, Storage, VersionInfo, WriteRequest
 from archive.vocab import DCTERMS, MEM, PROV, RDF, XSD
 
 if TYPE_CHECKING:
@@ -37,6 +39,9 @@ SOURCE_EXTENSIONS = {
     "text/csv": "csv", "application/xml": "xml", "application/json": "json",
     "text/turtle": "ttl", "application/rdf+xml": "rdf", "application/ld+json": "jsonld",
 }
+# In a batch (Archive.deferring), RDF store updates wait for this many records, then go in as
+# one transaction; search documents are made right after, from the updated store.
+DERIVE_EVERY = 500
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,10 @@ class Archive:
                                  settings.workers)
         self.index: IndexFeed | None = None
         self.derives = False
+        # Records saved in a batch whose RDF store graph and search document are still to be
+        # made (they are on the pending queue until their document is in the index).
+        self._derive_buffer: dict[str, list[ox.Triple]] = {}
+        self._deferring = 0
 
     def open(self, derive: bool = True) -> Archive:
         """Open storage and state; open the RDF store too unless another process holds it."""
@@ -130,11 +139,13 @@ class Archive:
         return self
 
     def _indexed(self, ids: list[str]) -> None:
-        for rid in ids:
-            self.state.clear_pending(rid)
+        with self.state.transaction():
+            for rid in ids:
+                self.state.clear_pending(rid)
 
     def close(self) -> None:
         """Release everything this archive opened (after sending what the index still lacks)."""
+        self._flush_derived()
         if self.index is not None:
             self.index.flush()
             self.index.backend.close()
@@ -152,19 +163,27 @@ class Archive:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _provenance_graph(self, rid: str, prov: Provenance) -> Graph:
-        g = Graph(bind_namespaces="none")
-        entity = URIRef(self.minter.graph(rid))
-        activity = URIRef(f"{self.minter.graph(rid)}#ingest")
-        g.add((entity, RDF.type, PROV.Entity))
-        g.add((entity, PROV.wasGeneratedBy, activity))
-        g.add((entity, DCTERMS.source, Literal(prov.source)))
-        g.add((entity, MEM.position, Literal(prov.position)))
-        g.add((activity, RDF.type, PROV.Activity))
-        g.add((activity, MEM.batch, Literal(prov.batch_id)))
-        g.add((activity, MEM.reader, Literal(f"{prov.reader} {prov.reader_version}")))
-        g.add((activity, PROV.endedAtTime, Literal(utc_now(), datatype=XSD.dateTime)))
-        return g
+    def _provenance_triples(self, rid: str, prov: Provenance) -> list[ox.Triple]:
+        """The provenance statements of one ingest (source, position, batch, reader, time)."""
+        entity = ox.NamedNode(self.minter.graph(rid))
+        activity = ox.NamedNode(f"{self.minter.graph(rid)}#ingest")
+        rdf_type = ox.NamedNode(str(RDF.type))
+
+        def pred(term: URIRef) -> ox.NamedNode:
+            return ox.NamedNode(str(term))
+
+        return [
+            ox.Triple(entity, rdf_type, pred(PROV.Entity)),
+            ox.Triple(entity, pred(PROV.wasGeneratedBy), activity),
+            ox.Triple(entity, pred(DCTERMS.source), ox.Literal(prov.source)),
+            ox.Triple(entity, pred(MEM.position), ox.Literal(prov.position)),
+            ox.Triple(activity, rdf_type, pred(PROV.Activity)),
+            ox.Triple(activity, pred(MEM.batch), ox.Literal(prov.batch_id)),
+            ox.Triple(activity, pred(MEM.reader),
+                      ox.Literal(f"{prov.reader} {prov.reader_version}")),
+            ox.Triple(activity, pred(PROV.endedAtTime),
+                      ox.Literal(utc_now(), datatype=pred(XSD.dateTime))),
+        ]
 
     def _files_for(self, draft: RecordDraft) -> dict[str, bytes | Path]:
         ext = SOURCE_EXTENSIONS.get(draft.source_media_type, "txt")
@@ -201,18 +220,71 @@ class Archive:
         if same_version is not None:
             return SaveResult(rid, same_version, "unchanged", derived=False)
         existed = self.storage.exists(rid)
-        prov_graph = self._provenance_graph(rid, provenance)
-        files[PROVENANCE_PATH] = serialize_stored(prov_graph, self.settings.base_url)
+        files[PROVENANCE_PATH] = serialize_stored(self._provenance_triples(rid, provenance),
+                                                  self.settings.base_url)
         self.state.mark_pending(rid)
         result = self.storage.write(
             rid, files, message=f"ingest batch {provenance.batch_id} ({provenance.position})",
             user_name=f"memoria {provenance.reader}",
         )
-        derived = self._derive(rid)
+        # Derive from the very bytes just stored (no re-read of the files written above).
+        record_bytes, prov_bytes = files[RECORD_PATH], files[PROVENANCE_PATH]
+        assert isinstance(record_bytes, bytes) and isinstance(prov_bytes, bytes)
+        derived = self._derive(rid, parse_stored(record_bytes, self.settings.base_url)
+                               + parse_stored(prov_bytes, self.settings.base_url))
         if not pyramids_built:
             for image in draft.images:
                 self.pyramids.submit(image.image_id, image.source).result()
         return SaveResult(rid, result.version, "updated" if existed else "created", derived)
+
+    def save_many(self, items: list[tuple[RecordDraft, Provenance]],
+                  pyramids_built: bool = False) -> list[SaveResult]:
+        """Save validated records as one storage group: one durability point for all of them.
+
+        Each record is what `save` would make of it; when this returns every created or updated
+        record is durable in storage (and queued for its derived copies). Record ids must be
+        distinct within one call.
+        """
+        results: list[SaveResult | None] = [None] * len(items)
+        requests: list[WriteRequest] = []
+        planned: list[tuple[int, bool, bytes, bytes]] = []
+        for number, (draft, provenance) in enumerate(items):
+            rid = draft.record_id
+            files = self._files_for(draft)
+            same_version = self._unchanged(rid, files)
+            if same_version is not None:
+                results[number] = SaveResult(rid, same_version, "unchanged", derived=False)
+                continue
+            existed = self.storage.exists(rid)
+            prov_bytes = serialize_stored(self._provenance_triples(rid, provenance),
+                                          self.settings.base_url)
+            files[PROVENANCE_PATH] = prov_bytes
+            record_bytes = files[RECORD_PATH]
+            assert isinstance(record_bytes, bytes)
+            requests.append(WriteRequest(
+                rid, files,
+                message=f"ingest batch {provenance.batch_id} ({provenance.position})",
+                user_name=f"memoria {provenance.reader}",
+            ))
+            planned.append((number, existed, record_bytes, prov_bytes))
+        if requests:
+            with self.state.transaction():
+                for request in requests:
+                    self.state.mark_pending(request.record_id)
+            written = self.storage.write_many(requests)
+            for (number, existed, record_bytes, prov_bytes), result in zip(
+                planned, written, strict=True
+            ):
+                rid = result.record_id
+                derived = self._derive(rid, parse_stored(record_bytes, self.settings.base_url)
+                                       + parse_stored(prov_bytes, self.settings.base_url))
+                results[number] = SaveResult(rid, result.version,
+                                             "updated" if existed else "created", derived)
+        if not pyramids_built:
+            for draft, _provenance in items:
+                for image in draft.images:
+                    self.pyramids.submit(image.image_id, image.source).result()
+        return [result for result in results if result is not None]
 
     def withdraw(self, rid: str, reason: str, batch_id: str | None = None) -> str | None:
         """Withdraw a record: a new version that keeps the history but publishes nothing."""
@@ -268,24 +340,60 @@ class Archive:
             triples += parse_stored(self.storage.read(rid, PROVENANCE_PATH), self.settings.base_url)
         return triples
 
-    def _derive(self, rid: str) -> bool:
+    def _derive(self, rid: str, triples: list[ox.Triple] | None = None) -> bool:
         """Bring the RDF store and the index in line with storage; False if it must wait.
 
-        The record leaves the pending queue when its index document has been sent (the feed
-        flushes in bulk), so a crash or an unreachable index leaves it queued, never lost.
+        `triples` are the record's stored statements when the caller has them at hand (read
+        from storage otherwise). The record leaves the pending queue when its index document
+        has been sent (the feed flushes in bulk), so a crash or an unreachable index leaves it
+        queued, never lost. In a batch (see `deferring`) the RDF store update waits in a buffer
+        and goes in with DERIVE_EVERY others as one transaction.
         """
         if not self.derives or self.index is None:
             return False
-        triples = self._stored_triples(rid)
-        graph_name = self.minter.graph(rid)
         if triples is None:
-            self.rdf.remove_graph(graph_name)
+            triples = self._stored_triples(rid)
+        if triples is None:
+            self._derive_buffer.pop(rid, None)
+            self.rdf.remove_graph(self.minter.graph(rid))
             if self.index.delete([rid]):
                 self.state.clear_pending(rid)
             return True
-        self.rdf.replace_graph(graph_name, triples)
-        self.index.add(self.document(rid, ox_to_graph(triples)))
+        self._derive_buffer[rid] = triples
+        if not self._deferring or len(self._derive_buffer) >= DERIVE_EVERY:
+            self._flush_derived()
         return True
+
+    def _flush_derived(self) -> int:
+        """Apply buffered graph replacements (one transaction), then queue their documents."""
+        if not self._derive_buffer or not self.derives or self.index is None:
+            return 0
+        buffered = list(self._derive_buffer.items())
+        self._derive_buffer.clear()
+        # If this raises, the records stay on the pending queue; sync() derives them again.
+        self.rdf.replace_graphs((self.minter.graph(rid), triples) for rid, triples in buffered)
+        for rid, triples in buffered:
+            # Made after the store update, so collection_of sees every graph of this flush.
+            # SimpleMemory: half the cost of rdflib's default store to fill and to query, and
+            # the document needs only triple patterns (no contexts).
+            graph = ox_to_graph(triples, Graph(store="SimpleMemory", bind_namespaces="none"))
+            self.index.add(self.document(rid, graph))
+        return len(buffered)
+
+    @contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Within the block, derive saved records in groups (RDF store and index in bulk).
+
+        Queries of the RDF store (children, collection_of, ids) may lag behind storage until
+        the block ends or `flush()` is called; `get` reads storage for pending records.
+        """
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+            if not self._deferring:
+                self._flush_derived()
 
     def document(self, rid: str, graph: Graph) -> dict[str, Any]:
         """The search document of a record (the one function in search/ makes it)."""
@@ -305,7 +413,11 @@ class Archive:
         return self.minter.record_id_of(rows[0]["top"].value) if rows else rid
 
     def flush(self) -> int:
-        """Send buffered index documents now (the pipeline calls this at the end of a batch)."""
+        """Derive buffered records and send buffered index documents now.
+
+        The pipeline calls this at the end of a batch.
+        """
+        self._flush_derived()
         return self.index.flush() if self.index is not None else 0
 
     def sync(self) -> int:
@@ -313,8 +425,9 @@ class Archive:
         if not self.derives:
             return 0
         queued = self.state.pending(limit=10_000_000)
-        for rid in queued:
-            self._derive(rid)
+        with self.deferring():
+            for rid in queued:
+                self._derive(rid)
         self.flush()
         return len(queued) - self.state.pending_count()
 
@@ -443,6 +556,7 @@ class Archive:
         """The record that holds an image id, or None."""
         if not self.derives or not is_image_id(image_id):
             return None
+        self._flush_derived()  # the answer must see records saved earlier in this batch
         literal = json.dumps(image_id)
         rows = list(self.rdf.query(  # type: ignore[arg-type]
             "PREFIX mem: <https://w3id.org/memoria/ns#> "

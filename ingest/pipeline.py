@@ -88,6 +88,10 @@ class BatchReport:
         return "\n".join(lines)
 
 
+# Records written to storage as one group: one durability point (filesystem sync) per group.
+GROUP_SIZE = 200
+
+
 def new_batch_id() -> str:
     """A batch id that sorts by time and is unique."""
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
@@ -105,22 +109,28 @@ def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
     # Records whose pyramids are being built in worker processes, saved oldest first.
     window: deque[_Prepared] = deque()
     window_size = 2 * archive.settings.workers
+    # Records ready to save, written to storage as one group (one durability point).
+    group: list[_Prepared] = []
     status = "failed"
     try:
-        # The harvester reads from an endpoint URL; every file reader gets a Path.
-        for item in reader.read(source, context):  # type: ignore[arg-type]
-            if isinstance(item, Rejection):
-                report.rejected.append(item)
-            else:
-                prepared = _prepare(archive, reader, item, context, report, claimed_images)
-                if prepared is not None:
-                    window.append(prepared)
-                while len(window) > window_size:
-                    _finish(archive, reader, window.popleft(), report)
-            if progress:
-                progress(report.input)
-        while window:
-            _finish(archive, reader, window.popleft(), report)
+        # Derived copies (RDF store graphs, search documents) are made in groups; every saved
+        # record stays on the pending queue until its document is in the index.
+        with archive.deferring():
+            # The harvester reads from an endpoint URL; every file reader gets a Path.
+            for item in reader.read(source, context):  # type: ignore[arg-type]
+                if isinstance(item, Rejection):
+                    report.rejected.append(item)
+                else:
+                    prepared = _prepare(archive, reader, item, context, report, claimed_images)
+                    if prepared is not None:
+                        window.append(prepared)
+                    while len(window) > window_size:
+                        _finish(archive, reader, window.popleft(), report, group)
+                if progress:
+                    progress(report.input)
+            while window:
+                _finish(archive, reader, window.popleft(), report, group)
+            _save_group(archive, reader, group, report)
         status = "done"
     finally:
         archive.flush()
@@ -174,8 +184,9 @@ def _prepare(archive: Archive, reader: Reader, item: SourceRecord, context: Read
     return _Prepared(item, draft, builds)
 
 
-def _finish(archive: Archive, reader: Reader, prepared: _Prepared, report: BatchReport) -> None:
-    """Wait for a record's pyramids, then save it; an image that cannot be decoded rejects it."""
+def _finish(archive: Archive, reader: Reader, prepared: _Prepared, report: BatchReport,
+            group: list[_Prepared]) -> None:
+    """Wait for a record's pyramids, then add it to the save group; a bad image rejects it."""
     item, draft = prepared.item, prepared.draft
     for name, future in prepared.builds:
         try:
@@ -186,13 +197,29 @@ def _finish(archive: Archive, reader: Reader, prepared: _Prepared, report: Batch
             _reject(report, item, f"image {name} cannot be made into a pyramid: {exc}",
                     draft.record_id)
             return
-    provenance = Provenance(item.source, item.position, report.batch_id, reader.name,
-                            reader.version)
-    result = archive.save(draft, provenance, pyramids_built=True)
-    archive.state.add_batch_record(report.batch_id, result.record_id, result.version,
-                                   result.action)
-    report.accepted.append(Accepted(result.record_id, item.position, result.action,
-                                    result.version, draft.warnings))
+    if any(other.draft.record_id == draft.record_id for other in group):
+        _save_group(archive, reader, group, report)  # one id once per storage group
+    group.append(prepared)
+    if len(group) >= GROUP_SIZE:
+        _save_group(archive, reader, group, report)
+
+
+def _save_group(archive: Archive, reader: Reader, group: list[_Prepared],
+                report: BatchReport) -> None:
+    """Save the group in storage (durable together), then count its records as accepted."""
+    if not group:
+        return
+    items = [(p.draft, Provenance(p.item.source, p.item.position, report.batch_id, reader.name,
+                                  reader.version)) for p in group]
+    results = archive.save_many(items, pyramids_built=True)
+    with archive.state.transaction():
+        for result in results:
+            archive.state.add_batch_record(report.batch_id, result.record_id, result.version,
+                                           result.action)
+    for prepared, result in zip(group, results, strict=True):
+        report.accepted.append(Accepted(result.record_id, prepared.item.position, result.action,
+                                        result.version, prepared.draft.warnings))
+    group.clear()
 
 
 def write_report(archive: Archive, report: BatchReport) -> Path:
