@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
@@ -73,3 +74,57 @@ def parse_xml_file(path: Path) -> etree._Element:
 def xpath_of(element: etree._Element) -> str:
     """A readable XPath of an element, for rejection positions."""
     return str(element.getroottree().getpath(element))
+
+
+def iter_elements(path: Path, local_name: str) -> Iterator[tuple[int, etree._Element]]:
+    """Stream (number, element) for every element called `local_name` (any namespace).
+
+    The same hardening as parse_xml_file (no network, no DTD, no entity substitution,
+    huge_tree off, entity references and XInclude refused), without the whole tree in memory:
+    each element is handed out once complete and cleared (with what came before it) as soon
+    as the caller asks for the next one. Elements of that name nested in a yielded one are not
+    yielded again. A malformed document raises XmlRejected where the damage is, after the
+    elements before it.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise XmlRejected(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if size > MAX_BYTES:
+        raise XmlRejected(f"{path}: {size:,} bytes is over the limit of {MAX_BYTES:,}")
+    events = etree.iterparse(
+        str(path), events=("start", "end"), resolve_entities=False, no_network=True,
+        load_dtd=False, dtd_validation=False, huge_tree=False, remove_pis=True,
+        collect_ids=False,
+    )
+    number = 0
+    depth = 0  # how many wanted elements are open around the current one
+    try:
+        for event, element in events:
+            if not isinstance(element.tag, str):
+                continue
+            wanted = etree.QName(element).localname == local_name
+            if event == "start":
+                depth += wanted
+                continue
+            if not wanted:
+                continue
+            depth -= 1
+            if depth:
+                continue  # nested inside another wanted element: part of it
+            try:
+                _check(element)
+            except XmlRejected as exc:
+                raise XmlRejected(f"{path}: {exc}") from None
+            number += 1
+            yield number, element
+            element.clear(keep_tail=False)
+            parent = element.getparent()
+            if parent is not None:
+                while element.getprevious() is not None:
+                    del parent[0]
+                parent.remove(element)
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position if exc.position else (0, 0)
+        raise XmlRejected(f"{path}: not well-formed XML at line {line}, column {column}: "
+                          f"{exc.msg}") from None
