@@ -17,7 +17,7 @@ from archive.vocab import DC, DCTERMS
 from ingest.languages import normalise_language
 from ingest.marc_reader import add_agent_in_role, iiif_service_of, is_http
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
-from ingest.xmlsafe import XmlRejected, parse_xml_bytes, parse_xml_file, xpath_of
+from ingest.xmlrecords import file_records, local_name, record_element
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 RDF_ABOUT = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about"
@@ -38,11 +38,11 @@ _TYPE_WORDS = (
 )
 
 
-def _local(el: etree._Element) -> str:
-    tag = el.tag
-    if not isinstance(tag, str):
-        return ""
-    return tag.rpartition("}")[2]
+_local = local_name
+
+
+def _is_lido(el: etree._Element) -> bool:
+    return local_name(el) == "lido"
 
 
 def _kids(el: etree._Element, *names: str) -> Iterator[etree._Element]:
@@ -410,43 +410,12 @@ class LidoReader:
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield one source record per lido:lido; an unparseable file is one rejection."""
-        try:
-            root = parse_xml_file(source)
-        except XmlRejected as exc:
-            yield Rejection(str(source), "file", str(exc))
-            return
-        records = [root] if _local(root) == "lido" else [
-            el for el in root.iter() if _local(el) == "lido"]
-        if not records:
-            yield Rejection(str(source), "file", "no lido:lido element found")
-            return
-        seen: dict[str, str] = {}
-        for el in records:
-            position = xpath_of(el)
-            local = local_id_of(el)
-            if local and local in seen:
-                yield Rejection(str(source), position,
-                                f"duplicate lidoRecID {local!r}, first at {seen[local]}")
-                continue
-            if local:
-                seen[local] = position
-            yield SourceRecord(str(source), position, local,
-                               etree.tostring(el, encoding="utf-8", with_tail=False),
-                               MEDIA_TYPE, el)
+        yield from file_records(source, is_record=_is_lido, local_id=local_id_of,
+                                what="lido:lido element", id_name="lidoRecID")
 
     def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:
         """Map one lido:lido element (record.data, or parsed from record.raw) to EDM."""
-        lido = record.data if isinstance(record.data, etree._Element) else None
-        if lido is None:
-            try:
-                lido = parse_xml_bytes(record.raw, record.source)
-            except XmlRejected as exc:
-                raise RecordRejected(str(exc)) from None
-        if _local(lido) != "lido":
-            # An OAI-PMH payload may wrap its record in lido:lidoWrap.
-            lido = next((el for el in lido.iter() if _local(el) == "lido"), None)
-            if lido is None:
-                raise RecordRejected("no lido:lido element in the record")
+        lido = record_element(record, is_record=_is_lido, what="lido:lido element")
         local = local_id_of(lido)
         if not local:
             raise RecordRejected("no lidoRecID (and no recordWrap/recordID)")

@@ -17,7 +17,7 @@ from archive.rights import NOT_EVALUATED, normalise_rights
 from archive.vocab import DC, DCTERMS
 from ingest.languages import normalise_language
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
-from ingest.xmlsafe import XmlRejected, parse_xml_bytes, parse_xml_file, xpath_of
+from ingest.xmlrecords import file_records, local_name, record_element
 
 MEDIA_TYPE = "application/xml"
 RELATORS = Namespace("http://id.loc.gov/vocabulary/relators/")
@@ -135,9 +135,7 @@ class MarcRecord:
         return [f for f in self.fields if f.tag in tags]
 
 
-def _local(el: etree._Element) -> str:
-    tag = el.tag
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+_local = local_name
 
 
 def parse_record(el: etree._Element) -> MarcRecord:
@@ -427,43 +425,13 @@ class MarcXmlReader:
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield one source record per MARC record; an unparseable file is one rejection."""
-        try:
-            root = parse_xml_file(source)
-        except XmlRejected as exc:
-            yield Rejection(str(source), "file", str(exc))
-            return
-        records = [root] if _local(root) == "record" else [
-            el for el in root.iter() if _local(el) == "record" and _is_marc(el)]
-        if not records:
-            yield Rejection(str(source), "file", "no MARC record element found")
-            return
-        seen: dict[str, str] = {}
-        for el in records:
-            position = xpath_of(el)
-            local, _ = local_id_of(parse_record(el))
-            if local and local in seen:
-                yield Rejection(str(source), position,
-                                f"duplicate control number {local!r}, first at {seen[local]}")
-                continue
-            if local:
-                seen[local] = position
-            yield SourceRecord(str(source), position, local,
-                               etree.tostring(el, encoding="utf-8", with_tail=False),
-                               MEDIA_TYPE, el)
+        yield from file_records(source, is_record=_is_marc_record,
+                                local_id=lambda el: local_id_of(parse_record(el))[0],
+                                what="MARC record element", id_name="control number")
 
     def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:
         """Map one MARC record element (record.data, or parsed from record.raw) to EDM."""
-        el = record.data if isinstance(record.data, etree._Element) else None
-        if el is None:
-            try:
-                el = parse_xml_bytes(record.raw, record.source)
-            except XmlRejected as exc:
-                raise RecordRejected(str(exc)) from None
-        if _local(el) != "record":
-            # An OAI-PMH payload may wrap its record in marc:collection.
-            el = next((r for r in el.iter() if _local(r) == "record" and _is_marc(r)), None)
-            if el is None:
-                raise RecordRejected("no MARC record element in the record")
+        el = record_element(record, is_record=_is_marc_record, what="MARC record element")
         rec = parse_record(el)
         local, note = local_id_of(rec)
         if not local:
@@ -503,3 +471,7 @@ class MarcXmlReader:
 def _is_marc(el: etree._Element) -> bool:
     """A record element is MARC when it holds a leader or control/data fields."""
     return any(_local(k) in ("leader", "controlfield", "datafield") for k in el)
+
+
+def _is_marc_record(el: etree._Element) -> bool:
+    return _local(el) == "record" and _is_marc(el)
