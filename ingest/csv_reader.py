@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from archive.record import RecordDraft
-from ingest.mapping import Mapping, load_mapping
+from ingest.mapping import Mapping, mapping_option
 from ingest.reader import ReadContext, Rejection, SourceRecord
 from ingest.tabular import apply_mapping
 
@@ -85,13 +85,7 @@ class CsvReader:
     version = "1.0"
 
     def _mapping(self, context: ReadContext) -> Mapping:
-        mapping = context.options.get("mapping")
-        if isinstance(mapping, Path):
-            mapping = load_mapping(mapping)
-            context.options["mapping"] = mapping
-        if not isinstance(mapping, Mapping):
-            raise ValueError("the csv reader needs a mapping file (--mapping FILE.toml)")
-        return mapping
+        return mapping_option(context.options, self.name)
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield one source record per data row; header problems reject the file."""

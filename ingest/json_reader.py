@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.record import RecordDraft
-from ingest.mapping import ColumnMap, Mapping, load_mapping
+from ingest.mapping import ColumnMap, Mapping, mapping_option
 from ingest.reader import ReadContext, Rejection, SourceRecord
 from ingest.tabular import apply_mapping
 
@@ -138,13 +138,7 @@ class JsonReader:
     version = "1.0"
 
     def _mapping(self, context: ReadContext) -> Mapping:
-        mapping = context.options.get("mapping")
-        if isinstance(mapping, Path):
-            mapping = load_mapping(mapping)
-            context.options["mapping"] = mapping
-        if not isinstance(mapping, Mapping):
-            raise ValueError("the json reader needs a mapping file (--mapping FILE.toml)")
-        return mapping
+        return mapping_option(context.options, self.name)
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield one source record per JSON record; a file that cannot be read is one rejection."""

@@ -115,6 +115,17 @@ def parse_mapping(data: dict[str, Any], where: str = "mapping",
     )
 
 
+def mapping_option(options: dict[str, Any], reader: str) -> Mapping:
+    """The mapping a reader was given (a Mapping, or a path loaded once and kept)."""
+    mapping = options.get("mapping")
+    if isinstance(mapping, Path):
+        mapping = load_mapping(mapping)
+        options["mapping"] = mapping
+    if not isinstance(mapping, Mapping):
+        raise ValueError(f"the {reader} reader needs a mapping file (--mapping FILE.toml)")
+    return mapping
+
+
 def load_mapping(path: Path) -> Mapping:
     """Read and check a TOML mapping file."""
     try:
