@@ -55,6 +55,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("iiif_cache_mb", 1024,
             "Size of the on-disk cache of rendered IIIF images (not tiles), in megabytes."),
     Setting("secret_key", "", "Flask secret key; a random one is made per start when empty."),
+    Setting("map_tile_url", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "Base-map tile URL template for the maps (empty: markers on a blank map, "
+            "for instances with no network)."),
+    Setting("map_attribution", "© OpenStreetMap contributors",
+            "Attribution shown on the maps for the base-map tiles."),
 )
 
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
@@ -88,6 +93,8 @@ class Settings:
     iiif_page_size: int
     iiif_cache_mb: int
     secret_key: str
+    map_tile_url: str
+    map_attribution: str
 
     @property
     def storage_root(self) -> Path:

@@ -6,38 +6,14 @@ import secrets
 import threading
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from archive.images import set_pixel_limit
 from archive.service import Archive
 from archive.settings import Settings, load_settings
-from archive.views import record_view
-from archive.vocab import bind_prefixes
-
-# Linked-data serialisations by media type: (rdflib format, file extension).
-RDF_FORMATS: dict[str, tuple[str, str]] = {
-    "text/turtle": ("turtle", "ttl"),
-    "application/ld+json": ("json-ld", "jsonld"),
-    "application/rdf+xml": ("xml", "rdf"),
-    "application/n-triples": ("nt", "nt"),
-}
-EXTENSIONS = {ext: media for media, (_, ext) in RDF_FORMATS.items()}
-UI_LANGUAGES = ["en", "zh-Hans", "zh", "es"]
-
-
-def get_archive() -> Archive:
-    """The Archive attached to the current app."""
-    archive: Archive = current_app.extensions["memoria"]
-    return archive
-
-
-def preferred_languages() -> list[str]:
-    """The reader's languages, from ?lang= or Accept-Language, then English."""
-    chosen = request.args.get("lang")
-    langs = [chosen] if chosen else []
-    langs += [lang for lang, _ in request.accept_languages if lang != "*"]
-    return [*langs, "en"]
+from archive.site import register_site
+from archive.site.pages import get_archive
 
 
 def _proxy_fix(app: Flask, settings: Settings) -> None:
@@ -107,18 +83,8 @@ def _register_iiif(app: Flask, settings: Settings) -> None:
     ))
 
 
-def _rdf_response(graph: Any, media_type: str) -> Response:
-    fmt, _ = RDF_FORMATS[media_type]
-    bind_prefixes(graph)
-    body = graph.serialize(format=fmt, auto_compact=True) if fmt == "json-ld" else \
-        graph.serialize(format=fmt)
-    resp = Response(body, mimetype=media_type)
-    resp.headers["Vary"] = "Accept"
-    return resp
-
-
 def register_routes(app: Flask) -> None:
-    """Attach the pages and linked-data routes."""
+    """Attach the health check and the researcher's pages."""
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -129,58 +95,9 @@ def register_routes(app: Flask) -> None:
             "pending": archive.state.pending_count(),
         })
 
-    @app.get("/")
-    def home() -> str:
-        archive = get_archive()
-        langs = preferred_languages()
-        top = []
-        for rid in archive.ids()[:500]:
-            record = archive.get(rid)
-            if record is None or record.withdrawn:
-                continue
-            view = record_view(archive, record, langs)
-            if not view["breadcrumb"]:
-                top.append(view)
-        return render_template("home.html", records=top)
-
-    @app.get("/item/<path:name>")
-    def item(name: str) -> Any:
-        rid, ext = name, ""
-        stem, dot, suffix = name.rpartition(".")
-        if dot and (suffix in EXTENSIONS or suffix == "json"):
-            rid, ext = stem, suffix
-        archive = get_archive()
-        record = archive.get(rid)
-        if record is None:
-            abort(404, description=f"no record {rid}")
-        if record.withdrawn:
-            abort(410, description=f"record {rid} has been withdrawn")
-        if ext == "json":
-            return jsonify(record_view(archive, record, preferred_languages()))
-        if ext:
-            return _rdf_response(record.graph, EXTENSIONS[ext])
-        best = request.accept_mimetypes.best_match(["text/html", *RDF_FORMATS, "application/json"])
-        if best in RDF_FORMATS:
-            return _rdf_response(record.graph, best)
-        if best == "application/json":
-            return jsonify(record_view(archive, record, preferred_languages()))
-        view = record_view(archive, record, preferred_languages())
-        resp = Response(render_template("item.html", record=view,
-                                        formats=[(m, e) for m, (_, e) in RDF_FORMATS.items()]))
-        resp.headers["Vary"] = "Accept"
-        resp.headers["Link"] = ", ".join(
-            f'<{view["uri"]}.{e}>; rel="alternate"; type="{m}"' for m, (_, e) in RDF_FORMATS.items()
-        )
-        return resp
-
     @app.errorhandler(404)
     @app.errorhandler(410)
     def not_found(error: Any) -> tuple[str, int]:
         return render_template("error.html", error=error), error.code
 
-    @app.after_request
-    def security_headers(resp: Response) -> Response:
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; frame-ancestors 'self'")
-        return resp
+    register_site(app)

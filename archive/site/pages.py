@@ -1,0 +1,33 @@
+"""Every page has a JSON twin: the same data, asked for with ?format=json or Accept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, jsonify, render_template, request
+
+from archive.service import Archive
+
+
+def wants_json() -> bool:
+    """Whether the request asks for the page's JSON twin rather than HTML."""
+    if request.args.get("format") == "json":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def render_page(template: str, data: dict[str, Any], **context: Any) -> Response:
+    """The page as HTML from `template`, or `data` as JSON when the reader asks for it."""
+    if wants_json():
+        resp = jsonify(data)
+    else:
+        resp = Response(render_template(template, data=data, **data, **context))
+    resp.headers["Vary"] = "Accept"
+    return resp
+
+
+def get_archive() -> Archive:
+    """The Archive attached to the current app."""
+    archive: Archive = current_app.extensions["memoria"]
+    return archive
