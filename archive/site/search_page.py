@@ -1,9 +1,481 @@
-"""(being written)"""
+"""The search page: results, facets, year histogram, map facet, paging and export links."""
 
 from __future__ import annotations
 
-from flask import Flask
+import html
+import json
+import math
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from babel import Locale, UnknownLocaleError
+from flask import Flask, Response, current_app, request, url_for
+from flask_babel import get_locale, gettext, lazy_gettext
+from markupsafe import Markup, escape
+from werkzeug.datastructures import MultiDict
+
+from archive.api import QueryError, parse_query
+from archive.site.i18n import preferred_languages, ui_language
+from archive.site.pages import get_archive, render_page
+from archive.views import title_of
+from search.backend import FacetDef, Hit, SearchQuery, SearchResult, Sort, facet_defs
+
+# Query-string keys that make up a search state; anything else (format, lang) is not carried.
+STATE_KEYS = ("q", "from", "to", "bbox", "sort", "size", "page", "after")
+PAGE_SIZES = (10, 20, 50, 100)
+NUMBERED_PAGES = 10
+VISIBLE_BUCKETS = 5
+HISTOGRAM_FACET = "decade"
+MAP_FACET = "region"
+# The reader picks the year span with the histogram or from/to; these stay out of the sidebar.
+HIDDEN_FACETS = {HISTOGRAM_FACET}
+
+SORT_LABELS = {
+    Sort.RELEVANCE: lazy_gettext("Relevance"),
+    Sort.YEAR_ASC: lazy_gettext("Date, oldest first"),
+    Sort.YEAR_DESC: lazy_gettext("Date, newest first"),
+    Sort.TITLE_ASC: lazy_gettext("Title, A–Z"),
+    Sort.TITLE_DESC: lazy_gettext("Title, Z–A"),
+}
+TYPE_LABELS = {
+    "IMAGE": lazy_gettext("Image"), "TEXT": lazy_gettext("Text"),
+    "SOUND": lazy_gettext("Sound"), "VIDEO": lazy_gettext("Video"), "3D": lazy_gettext("3D"),
+}
+LEVEL_LABELS = {
+    "collection": lazy_gettext("Collection"), "fonds": lazy_gettext("Fonds"),
+    "series": lazy_gettext("Series"), "file": lazy_gettext("File"),
+    "item": lazy_gettext("Item"),
+}
+_MARK = re.compile(r"(</?mark>)")
+_CC = re.compile(r"creativecommons\.org/licenses/([a-z-]+)/([\d.]+)")
+_COLLECTION_TITLES: dict[tuple[str, str], str] = {}
+_COLLECTION_LOCK = threading.Lock()
+
+
+# -- values shown to the reader ------------------------------------------------------------
+
+
+def safe_highlight(fragment: str) -> Markup:
+    """A backend highlight as safe HTML: everything escaped, only <mark> pairs kept."""
+    out: list[Markup] = []
+    open_mark = False
+    for piece in _MARK.split(fragment):
+        if piece == "<mark>":
+            if not open_mark:
+                out.append(Markup("<mark>"))
+                open_mark = True
+        elif piece == "</mark>":
+            if open_mark:
+                out.append(Markup("</mark>"))
+                open_mark = False
+        else:
+            # The backends escape the text around the marks; unescape once so that nothing
+            # is escaped twice, then escape everything again.
+            out.append(escape(html.unescape(piece)))
+    if open_mark:
+        out.append(Markup("</mark>"))
+    return Markup("").join(out)
+
+
+def _plain(fragment: str) -> str:
+    return html.unescape(_MARK.sub("", fragment))
+
+
+def _primary(langs: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for tag in langs:
+        seen.setdefault(tag.replace("_", "-").split("-")[0].lower(), None)
+    return list(seen)
+
+
+def _in_language(texts: Mapping[str, list[str]] | None, langs: list[str]) -> str | None:
+    """The first text in the reader's languages, then in any language."""
+    if not texts:
+        return None
+    for lang in [*langs, "en", "es", "zh", "other"]:
+        if texts.get(lang):
+            return texts[lang][0]
+    return next((v[0] for v in texts.values() if v), None)
+
+
+def _date(source: Mapping[str, Any]) -> str | None:
+    begin, end = source.get("year_begin"), source.get("year_end")
+    if source.get("date_label"):
+        return str(source["date_label"])
+    if begin is None:
+        return None
+    return str(begin) if end in (None, begin) else f"{begin}–{end}"
+
+
+def _rights_label(uri: str) -> str:
+    if m := _CC.search(uri):
+        return f"CC {m.group(1).upper()} {m.group(2)}"
+    if "publicdomain/zero" in uri:
+        return "CC0"
+    if "publicdomain/mark" in uri:
+        return gettext("Public domain")
+    if "rightsstatements.org/vocab/" in uri:
+        return uri.rstrip("/").split("/vocab/")[1].split("/")[0]
+    return uri
+
+
+def _language_label(code: str) -> str:
+    try:
+        name = Locale.parse(code.replace("-", "_")).get_display_name(str(get_locale()))
+    except (UnknownLocaleError, ValueError):
+        return code
+    return name or code
+
+
+def _region_label(key: str, size: int) -> str:
+    south, west = (int(float(x)) for x in key.split(","))
+
+    def lat(v: int) -> str:
+        return f"{abs(v)}°{'S' if v < 0 else 'N'}"
+
+    def lon(v: int) -> str:
+        return f"{abs(v)}°{'W' if v < 0 else 'E'}"
+
+    return f"{lat(south)}–{lat(south + size)}, {lon(west)}–{lon(west + size)}"
+
+
+def _collection_label(rid: str, langs: list[str]) -> str:
+    """A collection's title; looked up once per process and language, not per request."""
+    key = (rid, langs[0])
+    with _COLLECTION_LOCK:
+        if key in _COLLECTION_TITLES:
+            return _COLLECTION_TITLES[key]
+    archive = get_archive()
+    record = archive.get(rid)
+    title = title_of(record.graph, _cho(archive, rid), langs) if record else rid
+    with _COLLECTION_LOCK:
+        if len(_COLLECTION_TITLES) > 5000:
+            _COLLECTION_TITLES.clear()
+        _COLLECTION_TITLES[key] = title
+    return title
+
+
+def _cho(archive: Any, rid: str) -> Any:
+    from rdflib import URIRef
+
+    return URIRef(archive.minter.item(rid))
+
+
+def bucket_label(facet: FacetDef, key: str, langs: list[str]) -> str:
+    """How a facet value is shown to the reader."""
+    if facet.name == "type":
+        return str(TYPE_LABELS.get(key, key))
+    if facet.name == "level":
+        return str(LEVEL_LABELS.get(key, key))
+    if facet.name == "language":
+        return _language_label(key)
+    if facet.name == "rights":
+        return _rights_label(key)
+    if facet.name == "collection":
+        return _collection_label(key, langs)
+    if facet.kind == "geo":
+        return _region_label(key, _cell_degrees(facet))
+    if facet.kind == "year_histogram":
+        return f"{key}–{int(key) + facet.interval - 1}"
+    if facet.kind == "range":
+        lo, hi = facet.range_bounds(key)
+        if lo is None and hi is not None:
+            return gettext("before %(year)s", year=int(hi))
+        if hi is None and lo is not None:
+            return gettext("%(year)s and later", year=int(lo))
+        return f"{int(lo or 0)}–{int(hi or 0) - 1}"
+    return key
+
+
+def _cell_degrees(facet: FacetDef) -> int:
+    from search.document import GEO_CELL_DEGREES
+
+    return GEO_CELL_DEGREES
+
+
+def facet_label(facet: FacetDef) -> str:
+    """A facet's name in the interface language."""
+    lang = _primary([ui_language()])[0]
+    return facet.label.get(lang) or facet.label.get("en") or facet.name
+
+
+# -- URLs of states -------------------------------------------------------------------------
+
+
+def state_args(args: Mapping[str, Any]) -> MultiDict[str, str]:
+    """The search state in request arguments: text, facet choices, years, box, order, page."""
+    out: MultiDict[str, str] = MultiDict()
+    source = args if isinstance(args, MultiDict) else MultiDict(args)
+    for key in source:
+        if key in STATE_KEYS or key.startswith("f."):
+            for value in source.getlist(key):
+                if value != "":
+                    out.add(key, value)
+    return out
+
+
+def search_url(state: MultiDict[str, str], endpoint: str = "search", **extra: str) -> str:
+    """The URL of a state (plus `extra` arguments)."""
+    pairs = [(k, v) for k in state for v in state.getlist(k)]
+    pairs += list(extra.items())
+    base = url_for(endpoint)
+    return f"{base}?{urlencode(pairs)}" if pairs else base
+
+
+def changed(state: MultiDict[str, str],
+            updates: Mapping[str, str | list[str] | None] | None = None, *,
+            keep_page: bool = False, **changes: str | list[str] | None) -> MultiDict[str, str]:
+    """A copy of the state with some keys set or removed; a new filter starts at page one."""
+    out = MultiDict(state)
+    if not keep_page:
+        out.pop("page", None)
+        out.pop("after", None)
+    for key, value in {**(updates or {}), **changes}.items():
+        out.pop(key, None)
+        if isinstance(value, list):
+            for v in value:
+                out.add(key, v)
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def _toggled(state: MultiDict[str, str], name: str, key: str) -> MultiDict[str, str]:
+    values = state.getlist(f"f.{name}")
+    new = [v for v in values if v != key] if key in values else [*values, key]
+    return changed(state, {f"f.{name}": new})
+
+
+# -- the page data --------------------------------------------------------------------------
+
+
+def _hit_view(hit: Hit, langs: list[str]) -> dict[str, Any]:
+    source = dict(hit.source or {})
+    title = _in_language(source.get("title"), langs) or source.get("title_display") or hit.id
+    marked = hit.highlights or {}
+    title_html: str = str(escape(title))
+    for fragment in marked.get("title", []):
+        if _plain(fragment) == title:
+            title_html = str(safe_highlight(fragment))
+            break
+    snippets = []
+    descriptions = source.get("description") or {}
+    for lang in [*langs, "en", "es", "zh", "other"]:
+        for fragment in marked.get("description", []):
+            if any(_plain(fragment) in text for text in descriptions.get(lang, [])):
+                snippets.append(str(safe_highlight(fragment)))
+        if snippets:
+            break
+    if not snippets and marked.get("description"):
+        snippets.append(str(safe_highlight(marked["description"][0])))
+    thumb = source.get("thumbnail")
+    location = source.get("location")
+    return {
+        "id": hit.id,
+        "url": url_for("item", name=hit.id),
+        "title": title,
+        "title_html": title_html,
+        "date": _date(source),
+        "year_begin": source.get("year_begin"),
+        "year_end": source.get("year_end"),
+        "creator": list(source.get("creator") or []),
+        "place": list(source.get("place") or []),
+        "type": source.get("type"),
+        "type_label": str(TYPE_LABELS.get(source.get("type") or "", source.get("type") or "")),
+        "level": source.get("level"),
+        "thumbnail": (f"/iiif/3/{quote(str(thumb), safe='')}/full/!200,200/0/default.jpg"
+                      if thumb else None),
+        "location": location,
+        "snippet_html": snippets[0] if snippets else None,
+        "sort_values": list(hit.sort_values) if hit.sort_values else None,
+    }
+
+
+def _facets_view(result: SearchResult, state: MultiDict[str, str], langs: list[str]
+                 ) -> list[dict[str, Any]]:
+    defs = {f.name: f for f in facet_defs()}
+    out = []
+    for facet in result.facets:
+        fdef = defs.get(facet.name)
+        if fdef is None or fdef.name in HIDDEN_FACETS:
+            continue
+        buckets = [{
+            "n": n,
+            "key": b.key,
+            "label": bucket_label(fdef, b.key, langs),
+            "count": b.count,
+            "selected": b.selected,
+            "url": search_url(_toggled(state, fdef.name, b.key)),
+        } for n, b in enumerate(facet.buckets, 1)]
+        out.append({"name": fdef.name, "label": facet_label(fdef), "kind": fdef.kind,
+                    "buckets": buckets})
+    return out
+
+
+def _histogram(result: SearchResult, query: SearchQuery) -> dict[str, Any]:
+    defs = {f.name: f for f in facet_defs()}
+    fdef = defs.get(HISTOGRAM_FACET)
+    buckets = []
+    for facet in result.facets:
+        if facet.name == HISTOGRAM_FACET:
+            buckets = [{"start": int(b.key), "count": b.count} for b in facet.buckets
+                       if b.count]
+    return {"interval": fdef.interval if fdef else 10, "buckets": buckets,
+            "from": query.year_from, "to": query.year_to}
+
+
+def _map_view(result: SearchResult, hits: list[dict[str, Any]], query: SearchQuery
+              ) -> dict[str, Any]:
+    settings = current_app.config["MEMORIA_SETTINGS"]
+    size = _cell_degrees(next(f for f in facet_defs() if f.name == MAP_FACET)) \
+        if any(f.name == MAP_FACET for f in facet_defs()) else 10
+    points: dict[str, list[dict[str, Any]]] = {}
+    markers: list[dict[str, Any]] = []
+    for h in hits:
+        loc = h.get("location")
+        if loc and loc.get("lat") is not None and loc.get("lon") is not None:
+            from search.document import geo_cell
+
+            points.setdefault(geo_cell(loc["lat"], loc["lon"]), []).append(h)
+            markers.append({"lat": loc["lat"], "lon": loc["lon"], "label": h["title"],
+                            "url": h["url"]})
+    cells = next((f.buckets for f in result.facets if f.name == MAP_FACET), [])
+    for cell in cells:
+        shown = points.get(cell.key, [])
+        if cell.count <= len(shown) or not cell.count:
+            continue  # every record of the cell is already a point on the map
+        if shown:
+            lat = sum(h["location"]["lat"] for h in shown) / len(shown)
+            lon = sum(h["location"]["lon"] for h in shown) / len(shown)
+        else:
+            south, west = (float(x) for x in cell.key.split(","))
+            lat, lon = south + size / 2, west + size / 2
+        markers.append({"lat": lat, "lon": lon, "count": cell.count,
+                        "label": _region_label(cell.key, size), "cell": cell.key})
+    box = query.bbox
+    return {
+        "tileUrl": settings.map_tile_url or "",
+        "attribution": settings.map_attribution or "",
+        "markers": markers,
+        "bbox": [box.south, box.west, box.north, box.east] if box else None,
+        "label": gettext("Map of the results"),
+    }
+
+
+def _applied(query: SearchQuery, state: MultiDict[str, str], facets: list[dict[str, Any]],
+             langs: list[str]) -> list[dict[str, Any]]:
+    chips: list[dict[str, Any]] = []
+    if query.text:
+        chips.append({"kind": "q", "label": gettext("Text"), "value": query.text,
+                      "remove_url": search_url(changed(state, q=None))})
+    defs = {f.name: f for f in facet_defs()}
+    shown = {f["name"]: f for f in facets}
+    for name, keys in query.filters.items():
+        fdef = defs[name]
+        labels = {b["key"]: b["label"] for b in shown.get(name, {}).get("buckets", [])}
+        for key in keys:
+            chips.append({"kind": "facet", "name": name, "key": key,
+                          "label": facet_label(fdef),
+                          "value": labels.get(key) or bucket_label(fdef, key, langs),
+                          "remove_url": search_url(_toggled(state, name, key))})
+    if query.year_from is not None or query.year_to is not None:
+        span = f"{'' if query.year_from is None else query.year_from}–" \
+               f"{'' if query.year_to is None else query.year_to}"
+        chips.append({"kind": "years", "label": gettext("Years"), "value": span,
+                      "remove_url": search_url(changed(state, {"from": None, "to": None}))})
+    if query.bbox is not None:
+        b = query.bbox
+        chips.append({"kind": "bbox", "label": gettext("Map area"),
+                      "value": f"{b.south:g},{b.west:g} – {b.north:g},{b.east:g}",
+                      "remove_url": search_url(changed(state, bbox=None))})
+    return chips
+
+
+def _paging(query: SearchQuery, result: SearchResult, state: MultiDict[str, str]
+            ) -> dict[str, Any]:
+    from search.backend import MAX_RESULT_WINDOW
+
+    size = max(query.size, 1)
+    last = max(1, math.ceil(min(result.total, MAX_RESULT_WINDOW) / size))
+    current = None if query.search_after else query.page
+    numbers = [{"number": n, "url": search_url(changed(state, keep_page=True, after=None,
+                                                       page=None if n == 1 else str(n))),
+                "current": n == current}
+               for n in range(1, min(last, NUMBERED_PAGES) + 1)]
+    next_url = prev_url = None
+    full_page = len(result.hits) == query.size and query.size > 0
+    last_hit = result.hits[-1] if result.hits else None
+    cursor = json.dumps(list(last_hit.sort_values), ensure_ascii=False) \
+        if last_hit and last_hit.sort_values else None
+    if query.search_after is not None:
+        if full_page and cursor:
+            next_url = search_url(changed(state, after=cursor))
+        prev_url = search_url(changed(state))
+    elif query.page < NUMBERED_PAGES and query.page < last:
+        next_url = search_url(changed(state, keep_page=True, page=str(query.page + 1)))
+    elif full_page and cursor and query.sort is not Sort.RELEVANCE:
+        next_url = search_url(changed(state, after=cursor))
+    elif query.page < last:
+        next_url = search_url(changed(state, keep_page=True, page=str(query.page + 1)))
+    if query.search_after is None and query.page > 1:
+        prev_url = search_url(changed(state, keep_page=True,
+                                      page=None if query.page == 2 else str(query.page - 1)))
+    first = 0 if not result.hits else (
+        None if query.search_after else (query.page - 1) * query.size + 1)
+    return {"pages": numbers, "next": next_url, "prev": prev_url, "page": current,
+            "first": first, "last_page": last, "after": query.search_after is not None}
+
+
+def page_data(query: SearchQuery, result: SearchResult, args: Mapping[str, Any]
+              ) -> dict[str, Any]:
+    """Everything the search page shows, as plain data (the page's JSON twin)."""
+    langs = _primary(preferred_languages())
+    state = state_args(args)
+    hits = [_hit_view(h, langs) for h in result.hits]
+    facets = _facets_view(result, state, langs)
+    export = changed(state)
+    export.pop("size", None)
+    return {
+        "query": {
+            "q": query.text, "filters": {k: list(v) for k, v in query.filters.items()},
+            "from": query.year_from, "to": query.year_to,
+            "bbox": [query.bbox.south, query.bbox.west, query.bbox.north, query.bbox.east]
+            if query.bbox else None,
+            "sort": query.sort.value, "page": query.page, "size": query.size,
+            "after": list(query.search_after) if query.search_after else None,
+        },
+        "total": result.total,
+        "hits": hits,
+        "facets": facets,
+        "histogram": _histogram(result, query),
+        "map": _map_view(result, hits, query),
+        "applied": _applied(query, state, facets, langs),
+        "paging": _paging(query, result, state),
+        "sorts": [{"value": s.value, "label": str(label)} for s, label in SORT_LABELS.items()],
+        "sizes": list(PAGE_SIZES),
+        "export": {fmt: search_url(export, "api.export", format=fmt) for fmt in ("csv", "json")},
+        "clear_url": url_for("search"),
+    }
+
+
+def _error_page(reason: str) -> Response:
+    data = {"error": reason, "query": {"q": request.args.get("q", "")[:500]}}
+    resp = render_page("search.html", data)
+    resp.status_code = 400
+    return resp
 
 
 def register(app: Flask) -> None:
-    """Attach this module's pages."""
+    """Attach the search page."""
+
+    @app.get("/search", endpoint="search")
+    def search() -> Response:
+        try:
+            query = parse_query(request.args)
+        except QueryError as exc:
+            return _error_page(str(exc))
+        result = get_archive().search(query)
+        return render_page("search.html", page_data(query, result, request.args))
