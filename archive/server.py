@@ -1,18 +1,201 @@
-"""The production server: gunicorn, run in-process by `memoria serve`."""
+"""The production server: gunicorn with one primary worker that writes and reader workers.
+
+Oxigraph allows one process per store directory (pyoxigraph 0.5 has no secondary mode, and
+`Store.read_only` on a directory another process writes is undefined behaviour). So one worker,
+the primary (whoever takes the lock file first), owns the RDF store and the search-index writer
+and derives what other processes queue; after every change it publishes a snapshot of the
+store (`Store.backup`: a RocksDB checkpoint of hard links, a few ms). The other workers open the
+newest snapshot read-only — immutable, so reading it is well defined — and reopen it, and reload
+the Tantivy reader, on the same sync interval. Workers for every core, not one GIL for all.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import fcntl
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import IO, Any
 
+import pyoxigraph as ox
 from gunicorn.app.base import BaseApplication
 
+from archive.indexer import IndexFeed
+from archive.rdfstore import RdfStore, RdfStoreError
+from archive.service import Archive
 from archive.settings import Settings
 
 SYNC_INTERVAL_SECONDS = 2.0
+THREADS_PER_WORKER = 4
+# A superseded snapshot is kept this long, so a reader still holding it finishes its requests.
+SNAPSHOT_GRACE_SECONDS = 60.0
+KEEP_SNAPSHOTS = 2
+
+
+class Snapshots:
+    """Published read-only copies of the RDF store, named by creation time (newest last)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def all(self) -> list[Path]:
+        """Every complete snapshot, oldest first."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.iterdir() if p.is_dir() and p.name.isdigit())
+
+    def latest(self) -> Path | None:
+        """The newest complete snapshot, or None."""
+        snaps = self.all()
+        return snaps[-1] if snaps else None
+
+    def publish(self, store: ox.Store) -> Path:
+        """Checkpoint the store into a new snapshot (renamed into place when complete)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns():020d}"
+        tmp = self.root / f".tmp-{name}-{os.getpid()}"
+        store.backup(str(tmp))
+        final = self.root / name
+        tmp.rename(final)
+        self.prune()
+        return final
+
+    def prune(self) -> None:
+        """Remove snapshots superseded for longer than the grace period (and stale temps)."""
+        if not self.root.is_dir():
+            return
+        now = time.time_ns()
+        for stale in self.root.glob(".tmp-*"):
+            if now - stale.stat().st_mtime_ns > SNAPSHOT_GRACE_SECONDS * 1e9:
+                shutil.rmtree(stale, ignore_errors=True)
+        snaps = self.all()
+        for i, older in enumerate(snaps[:-KEEP_SNAPSHOTS]):
+            if now - int(snaps[i + 1].name) > SNAPSHOT_GRACE_SECONDS * 1e9:
+                shutil.rmtree(older, ignore_errors=True)
+
+
+def snapshots_for(settings: Settings) -> Snapshots:
+    """The snapshot folder beside the RDF store (same filesystem, so hard links work)."""
+    return Snapshots(settings.rdf_dir.parent / "rdf-snapshots")
+
+
+class PrimaryArchive(Archive):
+    """The writing worker: derives queued records, then publishes a store snapshot."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.snapshots = snapshots_for(settings)
+        self._published = False
+
+    def sync(self) -> int:
+        """Derive queued records; publish a snapshot at start and whenever anything changed."""
+        derived = super().sync()
+        if self.derives and (derived or not self._published):
+            # The store may have changed while no server ran (an ingest that held it).
+            self.snapshots.publish(self.rdf.store)
+            self._published = True
+        return derived
+
+
+class SnapshotRdfStore(RdfStore):
+    """A read-only RDF store opened on the newest published snapshot."""
+
+    def __init__(self, path: Path, snapshots: Snapshots) -> None:
+        super().__init__(path)
+        self.snapshots = snapshots
+        self.current: Path | None = None
+
+    def open(self) -> None:
+        """Open (or move to) the newest snapshot; raise if none is published yet."""
+        latest = self.snapshots.latest()
+        if latest is None:
+            raise RdfStoreError("no RDF store snapshot is published yet")
+        if latest != self.current:
+            # Requests still running keep the old store object alive until they finish.
+            self._store = ox.Store.read_only(str(latest))
+            self.current = latest
+
+    def close(self) -> None:
+        """Forget the snapshot (nothing to flush: it is read-only)."""
+        self._store = None
+        self.current = None
+
+
+class ReaderArchive(Archive):
+    """A reading worker: searches the shared index, reads the newest RDF store snapshot."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.rdf = SnapshotRdfStore(settings.rdf_dir, snapshots_for(settings))
+
+    def open(self, derive: bool = True) -> Archive:
+        """Open storage, state and a search reader; the RDF snapshot on first sync."""
+        from search.factory import create_backend
+
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.storage.open()
+        self.state.open()
+        backend = create_backend(self.settings.search, self.settings.index_dir,
+                                 self.settings.elasticsearch_url,
+                                 alias=self.settings.elasticsearch_index)
+        self.index = IndexFeed(backend, on_indexed=lambda ids: None)
+        return self
+
+    def sync(self) -> int:
+        """Move to the newest snapshot and reload the index reader; derives nothing itself."""
+        try:
+            self.rdf.open()
+            # "derives" here means "reads the RDF store"; writes never reach this process.
+            self.derives = True
+        except RdfStoreError:
+            self.derives = False  # records are read from storage until a snapshot exists
+        if self.index is not None:
+            self.index.backend.refresh()
+        return 0
+
+    def _derive(self, rid: str, triples: list[ox.Triple] | None = None) -> bool:
+        return False  # the primary derives; the record stays queued for it
+
+    def _flush_derived(self) -> int:
+        return 0
+
+
+class PrimaryLock:
+    """An exclusive lock file: the worker that holds it is the primary."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[bytes] | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting; True if this process is now the primary."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = self.path.open("ab")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        self._fh = fh  # held for the life of the process; released when it exits
+        return True
+
+
+_PRIMARY_LOCK: PrimaryLock | None = None
+
+
+def open_worker_archive(settings: Settings) -> Archive:
+    """The primary's archive if this worker takes the lock, otherwise a reader's."""
+    global _PRIMARY_LOCK
+    lock = PrimaryLock(settings.home / "server-primary.lock")
+    if lock.acquire():
+        _PRIMARY_LOCK = lock
+        return PrimaryArchive(settings).open()
+    return ReaderArchive(settings).open()
 
 
 class MemoriaServer(BaseApplication):
-    """Gunicorn with Memoria's app factory, built inside the worker."""
+    """Gunicorn with Memoria's app factory, built inside each worker."""
 
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
         self.settings = settings
@@ -28,22 +211,26 @@ class MemoriaServer(BaseApplication):
         """Build the app in the worker (nothing is opened before the fork)."""
         from archive.web import create_app
 
-        return create_app(self.settings, sync_interval=SYNC_INTERVAL_SECONDS)
+        archive = open_worker_archive(self.settings)
+        return create_app(self.settings, sync_interval=SYNC_INTERVAL_SECONDS, archive=archive)
 
 
-def run_server(settings: Settings, host: str, port: int) -> None:
-    """Serve until interrupted."""
-    # One worker process owns the RDF store (Oxigraph allows one writer per directory);
-    # threads give it concurrency, and the store releases the GIL inside queries.
-    options = {
+def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """Gunicorn options: `workers` processes of a few threads each."""
+    return {
         "bind": f"{host}:{port}",
-        "workers": 1,
-        "threads": max(4, settings.workers * 4),
+        "workers": settings.workers,
+        "threads": THREADS_PER_WORKER,
         "worker_class": "gthread",
         "accesslog": "-",
         "timeout": 120,
         "graceful_timeout": 10,
     }
-    print(f"Memoria serving {settings.home} on http://{host}:{port}/ "
-          f"(public URL {settings.base_url})", flush=True)
+
+
+def run_server(settings: Settings, host: str, port: int) -> None:
+    """Serve until interrupted."""
+    options = server_options(settings, host, port)
+    print(f"Memoria serving {settings.home} on http://{host}:{port}/ with {settings.workers} "
+          f"workers (public URL {settings.base_url})", flush=True)
     MemoriaServer(settings, options).run()

@@ -41,15 +41,16 @@ def _start_sync(app: Flask, archive: Archive, interval: float) -> None:
     app.extensions["memoria_sync_stop"] = stop
 
 
-def create_app(settings: Settings | None = None, *, sync_interval: float | None = None) -> Flask:
-    """Build the web app for one instance."""
+def create_app(settings: Settings | None = None, *, sync_interval: float | None = None,
+               archive: Archive | None = None) -> Flask:
+    """Build the web app for one instance (on an archive opened by the caller, if given)."""
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
     app.config["MEMORIA_SETTINGS"] = settings
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     set_pixel_limit(settings.max_image_pixels)
-    archive = Archive(settings).open()
+    archive = archive or Archive(settings).open()
     app.extensions["memoria"] = archive
     archive.sync()
     _proxy_fix(app, settings)
