@@ -399,7 +399,27 @@ class Archive:
         """The search document of a record (the one function in search/ makes it)."""
         from search.document import record_document
 
-        return record_document(graph, rid, self.minter, collection=self.collection_of(rid))
+        ancestors, top = self.ancestors_of(rid)
+        return record_document(graph, rid, self.minter, collection=top, ancestors=ancestors)
+
+    def ancestors_of(self, rid: str) -> tuple[list[str], str | None]:
+        """The ids of every record above one (any order) and the top of its hierarchy."""
+        if not self.derives:
+            return [], None
+        rows = self.rdf.query(  # one query for both: documents are made in bulk at ingest
+            "PREFIX dcterms: <http://purl.org/dc/terms/> SELECT ?up ?top WHERE { "
+            f"<{self.minter.item(rid)}> dcterms:isPartOf+ ?up . "
+            "BIND(NOT EXISTS { ?up dcterms:isPartOf ?higher } AS ?top) }"
+        )
+        ancestors: list[str] = []
+        top = rid
+        for row in rows:  # type: ignore[union-attr]
+            up = self.minter.record_id_of(row["up"].value)
+            if up:
+                ancestors.append(up)
+                if row["top"].value == "true":
+                    top = up
+        return ancestors, top
 
     def collection_of(self, rid: str) -> str | None:
         """The top of a record's archival hierarchy (itself when it has no parent)."""

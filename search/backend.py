@@ -96,6 +96,8 @@ class SearchQuery:
     year_from: int | None = None
     year_to: int | None = None
     bbox: BBox | None = None
+    # Only records below this one in the archival hierarchy (any depth).
+    within: str | None = None
     sort: Sort = Sort.RELEVANCE
     page: int = 1
     size: int = 20
@@ -202,6 +204,15 @@ class SearchBackend(Protocol):
         """Title words starting with a prefix, with how many records have them."""
         ...
 
+    def term_counts(self, query: SearchQuery, field: str, keys: Sequence[str] | None = None,
+                    size: int = 100) -> dict[str, int]:
+        """How many matching records have each value of a keyword field (only `keys` if given)."""
+        ...
+
+    def year_counts(self, query: SearchQuery, interval: int = 1) -> dict[int, int]:
+        """How many matching records begin in each span of `interval` years (non-empty only)."""
+        ...
+
     def count(self, query: SearchQuery | None = None) -> int:
         """How many documents match (all of them without a query)."""
         ...
@@ -234,6 +245,19 @@ def query_clauses(text: str) -> list[str]:
         if clause:
             clauses.append(clause)
     return clauses[:32]
+
+
+# Keyword fields term_counts may count (the browse pages' trees, places and collections).
+COUNTABLE_FIELDS = frozenset({"ancestors", "parent_id", "collection", "place", "geo_cell",
+                              "level", "type"})
+
+
+def check_countable(field: str, size: int) -> None:
+    """Refuse a field term_counts does not count, or an unreasonable number of buckets."""
+    if field not in COUNTABLE_FIELDS:
+        raise ValueError(f"cannot count values of {field!r}")
+    if not 1 <= size <= MAX_RESULT_WINDOW:
+        raise ValueError(f"size must be between 1 and {MAX_RESULT_WINDOW}")
 
 
 def year_histogram_key(value: float) -> str:

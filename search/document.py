@@ -166,13 +166,15 @@ def geo_cell(lat: float, lon: float) -> str:
 
 
 def record_document(
-    graph: Graph, record_id: str, minter: Minter, collection: str | None = None
+    graph: Graph, record_id: str, minter: Minter, collection: str | None = None,
+    ancestors: list[str] | None = None,
 ) -> dict[str, Any]:
     """Build the search document of one record from its EDM graph.
 
-    `collection` is the id of the record's root ancestor; the graph only knows the parent,
-    so a caller that knows the tree passes it. Without it, a record with no parent is its own
-    collection and a child has none.
+    `collection` is the id of the record's root ancestor and `ancestors` the ids of every
+    record above it; the graph only knows the parent, so a caller that knows the tree passes
+    them. Without them, a record with no parent is its own collection, a child has none, and
+    the parent is its only known ancestor.
     """
     cho = URIRef(minter.item(record_id))
     aggregation = URIRef(minter.aggregation(record_id))
@@ -195,6 +197,8 @@ def record_document(
     parent_id = minter.record_id_of(parent) if parent else None
     if collection is None and parent_id is None:
         collection = record_id
+    if ancestors is None:
+        ancestors = [parent_id] if parent_id else []
     thumbnail, image_count = _thumbnail(graph, aggregation)
     languages = sorted({str(v).strip().lower() for v in graph.objects(cho, DC.language)
                         if str(v).strip()})
@@ -227,6 +231,7 @@ def record_document(
         "level": _first_literal(graph, cho, MEM.level),
         "order": _int(graph, cho, MEM.order),
         "parent_id": parent_id,
+        "ancestors": sorted(set(ancestors)),
         "collection": collection,
         "language": languages,
         "rights": _first_literal(graph, aggregation, EDM.rights),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import time
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
@@ -19,6 +23,7 @@ from search.backend import (
     SearchQuery,
     SearchResult,
     Sort,
+    check_countable,
     facet_by_name,
     facet_defs,
     finish_buckets,
@@ -36,6 +41,13 @@ SORTS: dict[Sort, list[dict[str, Any]]] = {
     Sort.TITLE_DESC: [{"title_sort": {"order": "desc", "missing": "_last"}}, {"id": "desc"}],
 }
 _HAS_WORD = re.compile(r"[^\W_]")
+# Measured on 2 cores (docs/benchmarks.md): ~1,000 documents (~2 MB) a request, two requests
+# in flight, keep the server's write threads busy while Python serializes the next chunk.
+BULK_CHUNK_DOCS = 1000
+BULK_CHUNK_BYTES = 10 * 1024 * 1024
+BULK_THREADS = 2
+BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "number_of_replicas": 0,
+                      "translog.durability": "async"}
 
 
 class SearchIndexError(RuntimeError):
@@ -72,12 +84,24 @@ class ElasticsearchBackend:
                                          retry_on_timeout=True, max_retries=3)
         return self._client
 
-    def _new_index(self) -> str:
+    def _new_index(self, bulk_load: bool = False) -> str:
         name = f"{self.alias}-{time.strftime('%Y%m%d%H%M%S')}-{time.monotonic_ns() % 10**6:06d}"
         body = load_schema("es-index.json")
-        self.client.indices.create(index=name, settings=body["settings"],
-                                   mappings=body["mappings"])
+        settings = dict(body["settings"])
+        if bulk_load:
+            # Nobody reads an index being rebuilt: no refreshes, no replicas, no fsync per
+            # request; _serve() restores the schema's values before the alias swap.
+            settings.update(BULK_LOAD_SETTINGS)
+        self.client.indices.create(index=name, settings=settings, mappings=body["mappings"])
         return name
+
+    def _serve(self, index: str) -> None:
+        settings = load_schema("es-index.json")["settings"]
+        self.client.indices.put_settings(index=index, settings={
+            "refresh_interval": settings.get("refresh_interval"),
+            "translog.durability": "request",
+            "number_of_replicas": settings.get("number_of_replicas", 1)})
+        self.client.indices.refresh(index=index)
 
     def _current(self) -> list[str]:
         try:
@@ -111,8 +135,9 @@ class ElasticsearchBackend:
         # Writes through the alias must never auto-create a concrete index of that name.
         extra: dict[str, Any] = {"require_alias": True} if index == self.alias else {}
         # streaming_bulk retries the items the server rejected with 429, backing off.
-        for ok, item in streaming_bulk(self.client, actions, index=index, chunk_size=500,
-                                       max_chunk_bytes=20 * 1024 * 1024, max_retries=6,
+        for ok, item in streaming_bulk(self.client, actions, index=index,
+                                       chunk_size=BULK_CHUNK_DOCS,
+                                       max_chunk_bytes=BULK_CHUNK_BYTES, max_retries=6,
                                        initial_backoff=1, max_backoff=30,
                                        raise_on_error=False, raise_on_exception=True,
                                        **extra):
@@ -126,6 +151,48 @@ class ElasticsearchBackend:
             raise SearchIndexError(f"{len(errors)} documents refused, first: {errors[:3]}")
         return n
 
+    def _parallel_bulk(self, index: str, actions: Iterable[dict[str, Any]]) -> int:
+        """_bulk in BULK_THREADS threads; one id always goes to the same thread, in order."""
+        lanes: list[queue.Queue[dict[str, Any] | None]] = [
+            queue.Queue(maxsize=BULK_CHUNK_DOCS * 2) for _ in range(BULK_THREADS)]
+        failed = threading.Event()
+
+        def drain(lane: queue.Queue[dict[str, Any] | None]) -> Iterator[dict[str, Any]]:
+            while (action := lane.get()) is not None:
+                yield action
+
+        def work(lane: queue.Queue[dict[str, Any] | None]) -> int:
+            try:
+                return self._bulk(index, drain(lane))
+            except BaseException:
+                failed.set()
+                raise
+
+        with ThreadPoolExecutor(BULK_THREADS, thread_name_prefix="es-bulk") as pool:
+            futures = [pool.submit(work, lane) for lane in lanes]
+            try:
+                for action in actions:
+                    lane = lanes[zlib.crc32(str(action["_id"]).encode()) % BULK_THREADS]
+                    while not failed.is_set():
+                        try:
+                            lane.put(action, timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                    if failed.is_set():
+                        break
+            finally:
+                for lane in lanes:
+                    # A failed worker stops reading: make room for the end marker.
+                    while True:
+                        try:
+                            lane.put(None, timeout=0.5)
+                            break
+                        except queue.Full:
+                            if failed.is_set():
+                                _empty(lane)
+            return sum(f.result() for f in futures)
+
     def index(self, documents: Iterable[Mapping[str, Any]]) -> int:
         """Add or replace documents (by id); return how many were indexed."""
         self.ensure_index()
@@ -137,11 +204,11 @@ class ElasticsearchBackend:
 
     def rebuild(self, documents: Iterable[Mapping[str, Any]]) -> int:
         """Index everything into a fresh index, then point the alias at it in one step."""
-        new = self._new_index()
+        new = self._new_index(bulk_load=True)
         try:
-            n = self._bulk(new, ({"_op_type": "index", "_id": d["id"], "_source": dict(d)}
-                                 for d in documents))
-            self.client.indices.refresh(index=new)
+            n = self._parallel_bulk(new, ({"_op_type": "index", "_id": d["id"], "_source": d}
+                                          for d in documents))
+            self._serve(new)
         except BaseException:
             self.client.indices.delete(index=new, ignore_unavailable=True)
             raise
@@ -223,6 +290,8 @@ class ElasticsearchBackend:
             out.append({"range": {"year_end": {"gte": query.year_from}}})
         if query.year_to is not None:
             out.append({"range": {"year_begin": {"lte": query.year_to}}})
+        if query.within is not None:
+            out.append({"term": {"ancestors": query.within}})
         if query.bbox is not None:
             b = query.bbox
             out.append({"geo_bounding_box": {"location": {
@@ -305,10 +374,38 @@ class ElasticsearchBackend:
         self.ensure_index()
         if query is None:
             return int(self.client.count(index=self.alias).body["count"])
+        return int(self.client.count(index=self.alias, query=self._filtered(query)).body["count"])
+
+    def _filtered(self, query: SearchQuery) -> dict[str, Any]:
         must, _ = self._text_query(query.text)
-        q = {"bool": {"must": must or [{"match_all": {}}],
-                      "filter": self._base_filters(query) + self._facet_filters(query)}}
-        return int(self.client.count(index=self.alias, query=q).body["count"])
+        return {"bool": {"must": must or [{"match_all": {}}],
+                         "filter": self._base_filters(query) + self._facet_filters(query)}}
+
+    def term_counts(self, query: SearchQuery, field: str, keys: Sequence[str] | None = None,
+                    size: int = 100) -> dict[str, int]:
+        """How many matching records have each value of a keyword field (only `keys` if given)."""
+        check_countable(field, size)
+        terms: dict[str, Any] = {"field": field, "size": size,
+                                 "order": [{"_count": "desc"}, {"_key": "asc"}]}
+        if keys is not None:
+            if not keys:
+                return {}
+            terms.update(include=sorted(set(keys)), size=len(set(keys)))
+        self.ensure_index()
+        res = self.client.search(index=self.alias, size=0, query=self._filtered(query),
+                                 aggs={"t": {"terms": terms}}).body
+        return {str(b["key"]): int(b["doc_count"]) for b in res["aggregations"]["t"]["buckets"]}
+
+    def year_counts(self, query: SearchQuery, interval: int = 1) -> dict[int, int]:
+        """How many matching records begin in each span of `interval` years (non-empty only)."""
+        if not 1 <= interval <= 10_000:
+            raise ValueError("interval must be between 1 and 10000 years")
+        self.ensure_index()
+        res = self.client.search(index=self.alias, size=0, query=self._filtered(query), aggs={
+            "h": {"histogram": {"field": "year_begin", "interval": interval,
+                                "min_doc_count": 1}}}).body
+        return {int(b["key"]): int(b["doc_count"])
+                for b in res["aggregations"]["h"]["buckets"] if b["doc_count"]}
 
     def suggest(self, prefix: str, size: int = 10) -> list[tuple[str, int]]:
         """Title words starting with a prefix, most frequent first."""
@@ -320,6 +417,14 @@ class ElasticsearchBackend:
             "field": "suggest", "include": _regex_escape(prefix) + ".*", "size": size,
             "order": [{"_count": "desc"}, {"_key": "asc"}]}}}).body
         return [(b["key"], int(b["doc_count"])) for b in res["aggregations"]["s"]["buckets"]]
+
+
+def _empty(lane: queue.Queue[Any]) -> None:
+    try:
+        while True:
+            lane.get_nowait()
+    except queue.Empty:
+        pass
 
 
 __all__ = ["ElasticsearchBackend", "SearchIndexError"]

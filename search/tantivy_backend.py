@@ -21,6 +21,7 @@ from search.backend import (
     SearchQuery,
     SearchResult,
     Sort,
+    check_countable,
     facet_by_name,
     facet_defs,
     finish_buckets,
@@ -42,7 +43,7 @@ ALL_TEXT_FIELDS = {"all_text_en": "memoria_en", "all_text_es": "memoria_es"}
 LANG_ANALYZER = {"en": "memoria_en", "es": "memoria_es", "zh": "memoria_text",
                  "other": "memoria_text"}
 KEYWORD_FIELDS = ("id", "type", "collection", "data_provider", "creator", "subject", "place",
-                  "language", "level", "rights", "geo_cell", "parent_id")
+                  "language", "level", "rights", "geo_cell", "parent_id", "ancestors")
 SORT_FIELDS = {
     Sort.YEAR_ASC: ("year_asc", tantivy.Order.Asc),
     Sort.YEAR_DESC: ("year_desc", tantivy.Order.Desc),
@@ -133,34 +134,36 @@ class TantivyBackend:
         return self.index_.searcher()
 
     def _to_tantivy(self, doc: Mapping[str, Any]) -> tantivy.Document:
-        d = tantivy.Document()
+        # One dict handed to Rust in one call: twice as fast as a call per value (benchmarks).
+        fields: dict[str, Any] = {}
+        all_text = doc.get("all_text") or ""
         for name in ALL_TEXT_FIELDS:
-            d.add_text(name, doc.get("all_text") or "")
+            fields[name] = [all_text]
         for part in ("title", "description"):
             for lang, texts in (doc.get(part) or {}).items():
-                for text in texts:
-                    d.add_text(f"{part}_{lang}", text)
+                if texts:
+                    fields[f"{part}_{lang}"] = list(texts)
         for name in KEYWORD_FIELDS:
             value = doc.get(name)
             values = value if isinstance(value, list) else [value]
-            for v in values:
-                if v is not None:
-                    d.add_text(name, str(v))
-        for word in doc.get("suggest") or ():
-            d.add_text("suggest", word)
+            strings = [str(v) for v in values if v is not None]
+            if strings:
+                fields[name] = strings
+        if doc.get("suggest"):
+            fields["suggest"] = list(doc["suggest"])
         for name in ("year_begin", "year_end"):
             if doc.get(name) is not None:
-                d.add_integer(name, int(doc[name]))
+                fields[name] = [int(doc[name])]
         location = doc.get("location")
         if location:
-            d.add_float("lat", float(location["lat"]))
-            d.add_float("lon", float(location["lon"]))
+            fields["lat"] = [float(location["lat"])]
+            fields["lon"] = [float(location["lon"])]
         for sort, (name, _order) in SORT_FIELDS.items():
-            d.add_text(name, sort_key(doc, sort))
+            fields[name] = [sort_key(doc, sort)]
         # all_text is only for matching and is the bulk of a document: not stored.
         source = {k: v for k, v in doc.items() if k != "all_text"}
-        d.add_bytes("source", json.dumps(source, ensure_ascii=False).encode())
-        return d
+        fields["source"] = [json.dumps(source, ensure_ascii=False).encode()]
+        return tantivy.Document.from_dict(fields, self._schema)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -287,6 +290,8 @@ class TantivyBackend:
             out.append(self._range("year_end", query.year_from, None))
         if query.year_to is not None:
             out.append(self._range("year_begin", None, query.year_to, hi_inclusive=True))
+        if query.within is not None:
+            out.append(tantivy.Query.term_query(self._schema, "ancestors", query.within))
         box = query.bbox
         if box is not None:
             out.append(self._range("lat", box.south, box.north, hi_inclusive=True))
@@ -435,9 +440,33 @@ class TantivyBackend:
         searcher = self._searcher()
         if query is None:
             return int(searcher.num_docs)
+        return _count(searcher.search(self._filtered(query), 1, count=True))
+
+    def _filtered(self, query: SearchQuery) -> tantivy.Query:
         text_must, _ = self._text_query(query.text)
-        q = self._combine(text_must + self._base_filters(query) + self._facet_filters(query))
-        return _count(searcher.search(q, 1, count=True))
+        return self._combine(text_must + self._base_filters(query) + self._facet_filters(query))
+
+    def term_counts(self, query: SearchQuery, field: str, keys: Sequence[str] | None = None,
+                    size: int = 100) -> dict[str, int]:
+        """How many matching records have each value of a keyword field (only `keys` if given)."""
+        check_countable(field, size)
+        terms: dict[str, Any] = {"field": field, "size": size, "segment_size": size * 10}
+        if keys is not None:
+            if not keys:
+                return {}
+            terms.update(include=sorted(set(keys)), size=len(set(keys)))
+        result = self._searcher().aggregate(self._filtered(query), {"t": {"terms": terms}})
+        return {str(b["key"]): int(b["doc_count"]) for b in result["t"]["buckets"]
+                if b["doc_count"]}
+
+    def year_counts(self, query: SearchQuery, interval: int = 1) -> dict[int, int]:
+        """How many matching records begin in each span of `interval` years (non-empty only)."""
+        if not 1 <= interval <= 10_000:
+            raise ValueError("interval must be between 1 and 10000 years")
+        spec = {"h": {"histogram": {"field": "year_begin", "interval": interval}}}
+        result = self._searcher().aggregate(self._filtered(query), spec)
+        return {int(b["key"]): int(b["doc_count"]) for b in result["h"]["buckets"]
+                if b["doc_count"]}
 
     def suggest(self, prefix: str, size: int = 10) -> list[tuple[str, int]]:
         """Title words starting with a prefix, most frequent first."""
