@@ -27,7 +27,8 @@ JSONLD = "application/ld+json"
 # OpenSeadragon), and imported manifests show images and info.json from their own hosts.
 VIEWER_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; "
               "img-src 'self' data: blob: https:; connect-src 'self' https:; "
-              "font-src 'self' data:; frame-ancestors 'self'")
+              "font-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+              "frame-ancestors 'self'")
 # Small bodies are not worth the CPU and the extra bytes of a gzip header.
 GZIP_MIN_BYTES = 860
 

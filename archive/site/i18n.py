@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from urllib.parse import urlencode
+
+from flask import Flask, Response, current_app, request
 from flask_babel import Babel, get_locale
 
-# UI locale (Babel's name) -> the BCP 47 tag used for metadata and in <html lang>.
+# UI locale (Babel's name) -> the BCP 47 tag used for metadata, ?lang= and <html lang>.
 UI_LOCALES: dict[str, str] = {"en": "en", "zh_Hans": "zh-Hans", "es": "es"}
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "zh_Hans": "简体中文", "es": "Español"}
 COOKIE = "memoria_lang"
+
+
+def N_(message: str) -> str:
+    """Mark a string for the catalogues without translating it here (it is translated later)."""
+    return message
+
+
+# Labels made outside templates (archive/views.py FIELDS) that templates show with _(label).
+FIELD_LABELS = (
+    N_("Other title"), N_("Description"), N_("Creator"), N_("Contributor"), N_("Date"),
+    N_("Period"), N_("Place"), N_("Subject"), N_("Type"), N_("Kind of object"),
+    N_("Material"), N_("Extent"), N_("Format"), N_("Language"), N_("Publisher"),
+    N_("Source"), N_("Identifier"), N_("Level"), N_("Rights"), N_("Data provider"),
+)
 
 
 def _locale_of(tag: str) -> str | None:
@@ -37,23 +53,42 @@ def preferred_languages() -> list[str]:
     """The reader's languages for metadata: the interface language, the browser's, then English."""
     langs = [ui_language()]
     langs += [lang for lang, _ in request.accept_languages if lang != "*"]
-    return [*langs, "en"]
+    return list(dict.fromkeys([*langs, "en"]))
+
+
+def url_with_lang(tag: str) -> str:
+    """The current page's URL (path and query) with ?lang= set to `tag`."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    if len(request.query_string) > 2048:  # a refused, overlong address is not repeated
+        args = []
+    return f"{request.script_root}{request.path}?{urlencode([*args, ('lang', tag)])}"
+
+
+def has_endpoint(name: str) -> bool:
+    """Whether the app has a route with this endpoint name (templates link only to those)."""
+    return name in current_app.view_functions
 
 
 def _remember_choice(resp: Response) -> Response:
     chosen = request.args.get("lang")
     if chosen and (locale := _locale_of(chosen)):
         resp.set_cookie(COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    if request.blueprint is None and request.endpoint != "static":
+        # The page's words (and its metadata) depend on these; shared caches must know.
+        resp.vary.add("Cookie")
+        resp.vary.add("Accept-Language")
     return resp
 
 
 def register(app: Flask) -> None:
-    """Set up Flask-Babel with the catalogues in archive/translations."""
+    """Set up Flask-Babel with the catalogues in archive/translations (English without them)."""
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
     app.after_request(_remember_choice)
+    app.add_template_global(has_endpoint)
+    app.add_template_global(url_with_lang)
 
     @app.context_processor
     def language_context() -> dict[str, object]:
         return {"lang": ui_language(), "ui_locale": str(get_locale()),
-                "language_names": LANGUAGE_NAMES}
+                "language_names": LANGUAGE_NAMES, "language_tags": UI_LOCALES}
