@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
+from flask import has_request_context, request
+from flask_babel import gettext
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
 from archive.ids import Minter
 from archive.service import Archive, Record
+from archive.site.i18n import N_
 from archive.vocab import (
     DC,
     DCTERMS,
@@ -23,6 +28,8 @@ from archive.vocab import (
     SVCS,
     WGS84,
 )
+from search.backend import SearchQuery
+from search.document import lang_bucket, record_document
 
 # The order and labels of the fields shown on an item page.
 FIELDS: tuple[tuple[URIRef, str], ...] = (
@@ -48,6 +55,56 @@ FIELDS: tuple[tuple[URIRef, str], ...] = (
 )
 
 
+# Values that are search facets (schemas/search/facets.json) link to their facet.
+FACET_OF: dict[URIRef, str] = {
+    DC.creator: "creator", DC.subject: "subject", DC.type: "subject",
+    DCTERMS.spatial: "place", EDM.type: "type", DC.language: "language", MEM.level: "level",
+}
+# Free-text values that the search's full text holds link to a phrase search; the others
+# (material, format, publisher ...) are not indexed, so a link would find nothing.
+PHRASE_SEARCH = frozenset({DCTERMS.alternative, DC.contributor, DCTERMS.created, DC.date,
+                           DCTERMS.temporal, DC.identifier})
+# Related items: this many, found through the first of these facets the record has.
+RELATED = 6
+RELATED_BY = ("creator", "subject", "place")
+# An item page lists at most this many parts; the collection pages browse the rest.
+MAX_CHILDREN = 500
+
+_RS_NAMES: dict[str, str] = {
+    "InC": N_("In Copyright"),
+    "InC-OW-EU": N_("In Copyright – EU Orphan Work"),
+    "InC-EDU": N_("In Copyright – Educational Use Permitted"),
+    "InC-NC": N_("In Copyright – Non-Commercial Use Permitted"),
+    "InC-RUU": N_("In Copyright – Rights-holder(s) Unlocatable or Unidentifiable"),
+    "NoC-CR": N_("No Copyright – Contractual Restrictions"),
+    "NoC-NC": N_("No Copyright – Non-Commercial Use Only"),
+    "NoC-OKLR": N_("No Copyright – Other Known Legal Restrictions"),
+    "NoC-US": N_("No Copyright – United States"),
+    "CNE": N_("Copyright Not Evaluated"),
+    "UND": N_("Copyright Undetermined"),
+    "NKC": N_("No Known Copyright"),
+}
+_RS_URI = re.compile(r"^https?://rightsstatements\.org/(?:vocab|page)/([A-Za-z-]+)/1\.0/?$")
+_CC_URI = re.compile(r"^https?://creativecommons\.org/(licenses|publicdomain)/([a-z-]+)/([0-9.]+)/?")
+
+
+def rights_label(uri: str) -> str:
+    """A readable name for a rights URI: the RightsStatements.org or Creative Commons name."""
+    if m := _RS_URI.match(uri):
+        name = _RS_NAMES.get(m.group(1))
+        return gettext(name) if name else uri
+    if m := _CC_URI.match(uri):
+        kind, code, version = m.groups()
+        if kind == "publicdomain":
+            if code == "zero":
+                return f"CC0 {version}"
+            if code == "mark":
+                return gettext("Public Domain Mark %(version)s", version=version)
+            return uri
+        return f"CC {code.upper()} {version}"
+    return uri
+
+
 @dataclass(frozen=True)
 class Value:
     """One shown value: its text, language and, for entities, a link and coordinates."""
@@ -57,6 +114,35 @@ class Value:
     uri: str | None = None
     lat: float | None = None
     long: float | None = None
+
+
+def search_url(args: dict[str, str]) -> str:
+    """The search page's URL for some query arguments (kept a plain path: a shareable state)."""
+    root = request.script_root if has_request_context() else ""
+    return f"{root}/search?{urlencode(args)}"
+
+
+def facet_key(g: Graph, node: Node) -> str | None:
+    """The key a value has in its search facet: the same label search/document.py indexes."""
+    if isinstance(node, Literal):
+        return str(node).strip() or None
+    labels = sorted((o for o in g.objects(node, SKOS.prefLabel) if isinstance(o, Literal)),
+                    key=lambda lit: (lit.language or "", str(lit)))
+    return str(labels[0]).strip() if labels else None
+
+
+def value_search(g: Graph, prop: URIRef, node: Node) -> str | None:
+    """Where a shown value leads: its facet in the search, a phrase search, or nowhere."""
+    if prop in FACET_OF:
+        key = facet_key(g, node)
+        if key and FACET_OF[prop] == "language":
+            key = key.lower()
+        return search_url({f"f.{FACET_OF[prop]}": key}) if key else None
+    if prop in PHRASE_SEARCH:
+        text = facet_key(g, node)
+        if text and len(text) <= 200:
+            return search_url({"q": '"' + text.replace('"', " ") + '"'})
+    return None
 
 
 def pick_language(literals: list[Literal], preferred: list[str]) -> Literal | None:
@@ -119,8 +205,44 @@ def title_of(g: Graph, cho: Node, preferred: list[str]) -> str:
     return str(chosen)
 
 
+def _child_rows(archive: Archive, rid: str, preferred: list[str],
+                limit: int = MAX_CHILDREN) -> list[dict[str, Any]]:
+    """The records directly below `rid` with their titles, in one query (no call per child)."""
+    if not archive.derives:
+        return []
+    parent = archive.minter.item(rid)
+    rows = archive.rdf.query(
+        "PREFIX dcterms: <http://purl.org/dc/terms/> "
+        "PREFIX dc: <http://purl.org/dc/elements/1.1/> "
+        "PREFIX mem: <https://w3id.org/memoria/ns#> "
+        f"SELECT ?child ?order ?title WHERE {{ ?child dcterms:isPartOf <{parent}> . "
+        "OPTIONAL { ?child mem:order ?order } OPTIONAL { ?child dc:title ?title } } "
+        "ORDER BY ?order ?child"
+    )
+    found: dict[str, dict[str, Any]] = {}
+    titles: dict[str, list[Literal]] = {}
+    for row in rows:  # type: ignore[union-attr]
+        child_id = archive.minter.record_id_of(row["child"].value)
+        if not child_id:
+            continue
+        if child_id not in found:
+            if len(found) >= limit:
+                continue
+            order = row["order"]
+            found[child_id] = {"id": child_id,
+                               "order": int(order.value) if order is not None else None}
+        title = row["title"]
+        if title is not None:
+            titles.setdefault(child_id, []).append(
+                Literal(title.value, lang=title.language or None))
+    for child_id, child in found.items():
+        chosen = pick_language(titles.get(child_id, []), preferred)
+        child["title"] = str(chosen) if chosen is not None else child_id
+    return list(found.values())
+
+
 def record_view(archive: Archive, record: Record, preferred: list[str]) -> dict[str, Any]:
-    """Everything an item page shows, as plain data (the page's JSON twin)."""
+    """Everything an item page shows about the record itself, as plain data (the JSON twin)."""
     minter: Minter = archive.minter
     g = record.graph
     cho = URIRef(minter.item(record.record_id))
@@ -128,10 +250,16 @@ def record_view(archive: Archive, record: Record, preferred: list[str]) -> dict[
     titles = [o for o in g.objects(cho, DC.title) if isinstance(o, Literal)]
     fields = []
     for prop, label in FIELDS:
-        values = [_value(g, o, preferred) for o in g.objects(cho, prop)]
-        if values:
-            fields.append({"property": str(prop), "label": label,
-                           "values": [v.__dict__ for v in sorted(values, key=lambda v: v.text)]})
+        nodes = list(g.objects(cho, prop))
+        if not nodes:
+            continue
+        values = []
+        for node in nodes:
+            value = _value(g, node, preferred).__dict__
+            value["search"] = value_search(g, prop, node)
+            values.append(value)
+        fields.append({"property": str(prop), "label": gettext(label),
+                       "values": sorted(values, key=lambda v: v["text"])})
     parent_node = next(iter(g.objects(cho, DCTERMS.isPartOf)), None)
     parent_id = minter.record_id_of(str(parent_node)) if parent_node is not None else None
     breadcrumb: list[dict[str, str]] = []
@@ -142,32 +270,108 @@ def record_view(archive: Archive, record: Record, preferred: list[str]) -> dict[
         if parent is None or parent.withdrawn:
             break
         pcho = URIRef(minter.item(parent_id))
-        breadcrumb.insert(0, {"id": parent_id, "title": title_of(parent.graph, pcho, preferred)})
+        breadcrumb.insert(0, {"id": parent_id, "title": title_of(parent.graph, pcho, preferred),
+                              "level": str(next(iter(parent.graph.objects(pcho, MEM.level)), ""))})
         grand = next(iter(parent.graph.objects(pcho, DCTERMS.isPartOf)), None)
         parent_id = minter.record_id_of(str(grand)) if grand is not None else None
-    children = []
-    for child_id, order in archive.children(record.record_id):
-        child = archive.get(child_id)
-        if child is not None and not child.withdrawn:
-            children.append({"id": child_id, "order": order,
-                             "title": title_of(child.graph, URIRef(minter.item(child_id)),
-                                               preferred)})
     prov = next(iter(g.subjects(RDF.type, PROV.Entity)), None)
+    rights = str(next(iter(g.objects(agg, EDM.rights)), "")) if agg is not None else ""
+    provider = str(next(iter(g.objects(agg, EDM.dataProvider)), "")) if agg else ""
     return {
         "id": record.record_id,
         "uri": str(cho),
         "version": record.version,
         "title": title_of(g, cho, preferred),
         "titles": [{"text": str(t), "lang": t.language} for t in sorted(titles, key=str)],
+        "level": str(next(iter(g.objects(cho, MEM.level)), "")),
         "fields": fields,
-        "rights": str(next(iter(g.objects(agg, EDM.rights)), "")) if agg is not None else "",
-        "data_provider": str(next(iter(g.objects(agg, EDM.dataProvider)), "")) if agg else "",
+        "rights": rights,
+        "rights_label": rights_label(rights) if rights else "",
+        "rights_search": search_url({"f.rights": rights}) if rights else "",
+        "data_provider": provider,
+        "data_provider_search": search_url({"f.provider": provider}) if provider else "",
         "provider": str(next(iter(g.objects(agg, EDM.provider)), "")) if agg else "",
         "images": _images(g, agg) if agg is not None else [],
         "breadcrumb": breadcrumb,
-        "children": children,
+        "children": _child_rows(archive, record.record_id, preferred),
         "source": {
             "file": str(next(iter(g.objects(prov, DCTERMS.source)), "")) if prov else "",
             "position": str(next(iter(g.objects(prov, MEM.position)), "")) if prov else "",
         },
     }
+
+
+def siblings(archive: Archive, view: dict[str, Any], preferred: list[str]) -> dict[str, Any]:
+    """The previous and next record among the parent's parts (titles fetched for those two)."""
+    out: dict[str, Any] = {"previous": None, "next": None, "position": None}
+    if not view["breadcrumb"]:
+        return out
+    order = [cid for cid, _ in archive.children(view["breadcrumb"][-1]["id"])]
+    if view["id"] not in order:
+        return out
+    at = order.index(view["id"])
+    for key, idx in (("previous", at - 1), ("next", at + 1)):
+        if 0 <= idx < len(order):
+            other = archive.get(order[idx])
+            if other is not None and not other.withdrawn:
+                cho = URIRef(archive.minter.item(order[idx]))
+                out[key] = {"id": order[idx], "title": title_of(other.graph, cho, preferred)}
+    out["position"] = {"index": at + 1, "total": len(order)}
+    return out
+
+
+def _hit_title(source: dict[str, Any], preferred: list[str]) -> str:
+    titles: dict[str, list[str]] = source.get("title") or {}
+    for lang in preferred:
+        bucket = lang_bucket(lang, "")
+        if titles.get(bucket):
+            return titles[bucket][0]
+    return str(source.get("title_display") or source.get("id") or "")
+
+
+def related_queries(archive: Archive, record: Record) -> list[SearchQuery]:
+    """Queries for records sharing the creators, then the subjects, then the places."""
+    try:
+        doc = record_document(record.graph, record.record_id, archive.minter)
+    except ValueError:
+        return []
+    out = []
+    for facet in RELATED_BY:
+        keys = [k for k in doc.get(facet) or [] if k][:10]
+        if keys:
+            out.append(SearchQuery(filters={facet: keys}, size=RELATED + 1, facets=False,
+                                   highlight=False))
+    return out
+
+
+def related_items(archive: Archive, record: Record, preferred: list[str]) -> list[dict[str, Any]]:
+    """Up to RELATED other records like this one, with thumbnails, from the search index.
+
+    The index's stored documents carry title and thumbnail, so no record is read; the next
+    query (subjects, then places) runs only while the closer kinship left places free.
+    """
+    if archive.index is None:
+        return []
+    out: list[dict[str, Any]] = []
+    seen = {record.record_id}
+    for query in related_queries(archive, record):
+        try:
+            result = archive.search(query)
+        except Exception:  # noqa: BLE001 - a failing search engine must not take the page down
+            return out
+        for hit in result.hits:
+            if hit.id in seen or len(out) >= RELATED:
+                continue
+            seen.add(hit.id)
+            source = dict(hit.source or {})
+            thumb = source.get("thumbnail")
+            out.append({
+                "id": hit.id,
+                "title": _hit_title(source, preferred),
+                "date": source.get("date_label"),
+                "thumbnail": (f"{archive.minter.image_service(thumb)}/full/!200,200/0/default.jpg"
+                              if thumb else None),
+            })
+        if len(out) >= RELATED:
+            break
+    return out
