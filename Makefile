@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 VIEWERS := archive/static/vendor/VERSIONS
+# The interface's message catalogues, compiled from the .po files in the repo.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard archive/translations/*/LC_MESSAGES/messages.po))
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 # The demo lives in ./memoria-data; its URIs and IIIF ids point at where it is served.
@@ -20,7 +22,11 @@ demo: setup
 test: setup-test
 	bash scripts/run-tests.sh
 
-setup: $(STAMP) $(VIEWERS)
+setup: $(STAMP) $(VIEWERS) $(CATALOGS)
+
+# Chinese and Spanish: .mo files are built, not committed (fuzzy entries are left out).
+archive/translations/%/LC_MESSAGES/messages.mo: archive/translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -d archive/translations -l $*
 
 # Mirador and Universal Viewer from npm (versions pinned by package-lock.json).
 $(VIEWERS): package.json package-lock.json
