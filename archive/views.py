@@ -14,7 +14,6 @@ from rdflib.term import Node
 
 from archive.ids import Minter
 from archive.service import Archive, Record
-from archive.site.i18n import N_
 from archive.vocab import (
     DC,
     DCTERMS,
@@ -69,6 +68,11 @@ RELATED = 6
 RELATED_BY = ("creator", "subject", "place")
 # An item page lists at most this many parts; the collection pages browse the rest.
 MAX_CHILDREN = 500
+
+def N_(message: str) -> str:
+    """Mark a string for the catalogues; it is translated where it is shown."""
+    return message
+
 
 _RS_NAMES: dict[str, str] = {
     "InC": N_("In Copyright"),
