@@ -15,12 +15,12 @@ from archive.record import RecordBuilder, RecordDraft
 from archive.rights import NOT_EVALUATED, normalise_rights
 from archive.vocab import DC, DCTERMS
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
-from ingest.xmlsafe import XmlRejected, parse_xml_bytes, parse_xml_file
+from ingest.xmlrecords import tree_records
+from ingest.xmlsafe import XmlRejected, parse_xml_bytes
 
 DC_NS = "http://purl.org/dc/elements/1.1/"
 DCTERMS_NS = "http://purl.org/dc/terms/"
 EDM_NS = "http://www.europeana.eu/schemas/edm/"
-XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 MEDIA_TYPE = "application/xml"
@@ -221,30 +221,9 @@ def position_of(el: Any) -> str:
     return "".join(reversed(steps))
 
 
-def guarded(items: Iterator[SourceRecord | Rejection], source: str,
-            position: str = "file") -> Iterator[SourceRecord | Rejection]:
-    """Pass records through; a field over a limit met while reading rejects the rest."""
-    try:
-        yield from items
-    except RecordRejected as exc:
-        yield Rejection(source, position, f"reading stopped: {exc}")
-
-
-def _refuse_xinclude(root: Any, name: str) -> Any:
-    # lxml never processes XInclude unless asked; refusing the file makes that visible.
-    for _ in root.iter(f"{{{XINCLUDE_NS}}}*"):
-        raise XmlRejected(f"{name}: XInclude elements are not processed; refused")
-    return root
-
-
-def parse_source(source: Path) -> Any:
-    """Parse a source file with the hardened parser (raises XmlRejected)."""
-    return _refuse_xinclude(parse_xml_file(source), str(source))
-
-
 def parse_data(data: bytes, name: str) -> Any:
     """Parse untrusted XML bytes with the hardened parser (raises XmlRejected)."""
-    return _refuse_xinclude(parse_xml_bytes(data, name), name)
+    return parse_xml_bytes(data, name)
 
 
 # -- the reader --------------------------------------------------------------------------------
@@ -274,24 +253,23 @@ class DcReader:
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield one source record per DC record; a file that cannot be parsed is one rejection."""
+        yield from tree_records(source, lambda root, name: self._records_of(root, name, context))
+
+    def _records_of(self, root: Any, source: str, context: ReadContext
+                    ) -> Iterator[SourceRecord | Rejection]:
         from ingest.oai import oai_file_records
 
-        try:
-            root = parse_source(source)
-        except XmlRejected as exc:
-            yield Rejection(str(source), "file", str(exc))
-            return
         if local(root) in ("OAI-PMH", "record") and etree.QName(root).namespace in (
                 None, "http://www.openarchives.org/OAI/2.0/"):
-            yield from oai_file_records(root, str(source), context, self.from_oai)
+            yield from oai_file_records(root, source, context, self.from_oai)
             return
         containers = dc_containers(root)
         if not containers:
-            yield Rejection(str(source), "file", "no Dublin Core records found (no dc: or "
+            yield Rejection(source, "file", "no Dublin Core records found (no dc: or "
                             "dcterms: elements under any element)")
             return
         for el in containers:
-            yield SourceRecord(str(source), position_of(el), None, raw_xml(el), MEDIA_TYPE, el)
+            yield SourceRecord(source, position_of(el), None, raw_xml(el), MEDIA_TYPE, el)
 
     def from_oai(self, record: SourceRecord) -> Iterator[SourceRecord | Rejection]:
         """A harvested record whose payload must be Dublin Core."""

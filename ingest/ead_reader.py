@@ -21,19 +21,17 @@ from ingest.dc_reader import (
     add_image_or_page,
     child,
     children,
-    guarded,
     is_url,
     lang_tag,
     local,
     make_record_id,
-    parse_source,
     position_of,
     rights_uri,
     set_rights,
     text_of,
 )
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
-from ingest.xmlsafe import XmlRejected
+from ingest.xmlrecords import guarded, tree_records
 
 EAD_NAMESPACES = (None, "urn:isbn:1-931666-22-9", "http://ead3.archivists.org/schema/")
 COMPONENT = re.compile(r"c(?:0[1-9]|1[0-2])?")
@@ -107,13 +105,8 @@ class EadReader:
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield the collection record, then every component in document order."""
-        try:
-            root = parse_source(source)
-        except XmlRejected as exc:
-            yield Rejection(str(source), "file", str(exc))
-            return
-        yield from guarded(self.records_in(root, str(source), None, Path(source).stem),
-                           str(source))
+        yield from tree_records(
+            source, lambda root, name: self.records_in(root, name, None, Path(name).stem))
 
     def from_oai(self, record: SourceRecord) -> Iterator[SourceRecord | Rejection]:
         """Expand an EAD document harvested over OAI-PMH into its records."""

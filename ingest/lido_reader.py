@@ -410,7 +410,7 @@ class LidoReader:
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield one source record per lido:lido; an unparseable file is one rejection."""
-        yield from file_records(source, is_record=_is_lido, local_id=local_id_of,
+        yield from file_records(source, tag="lido", is_record=_is_lido, local_id=local_id_of,
                                 what="lido:lido element", id_name="lidoRecID")
 
     def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:

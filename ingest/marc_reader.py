@@ -425,7 +425,7 @@ class MarcXmlReader:
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield one source record per MARC record; an unparseable file is one rejection."""
-        yield from file_records(source, is_record=_is_marc_record,
+        yield from file_records(source, tag="record", is_record=_is_marc_record,
                                 local_id=lambda el: local_id_of(parse_record(el))[0],
                                 what="MARC record element", id_name="control number")
 

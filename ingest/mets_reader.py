@@ -16,12 +16,10 @@ from ingest.dc_reader import (
     child,
     children,
     edm_type_of,
-    guarded,
     is_url,
     lang_tag,
     local,
     make_record_id,
-    parse_source,
     position_of,
     raw_xml,
     rights_uri,
@@ -29,7 +27,7 @@ from ingest.dc_reader import (
     text_of,
 )
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
-from ingest.xmlsafe import XmlRejected
+from ingest.xmlrecords import guarded, tree_records
 
 METS_NS = "http://www.loc.gov/METS/"
 MODS_NS = "http://www.loc.gov/mods/v3"
@@ -123,12 +121,7 @@ class MetsReader:
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield the records of a METS, MODS or OAI-PMH (MODS) file."""
-        try:
-            root = parse_source(source)
-        except XmlRejected as exc:
-            yield Rejection(str(source), "file", str(exc))
-            return
-        yield from guarded(self._records_of(root, str(source), context), str(source))
+        yield from tree_records(source, lambda root, name: self._records_of(root, name, context))
 
     def _records_of(self, root: Any, source: str, context: ReadContext
                     ) -> Iterator[SourceRecord | Rejection]:

@@ -20,7 +20,6 @@ from ingest.dc_reader import (
     MEDIA_TYPE,
     child,
     children,
-    guarded,
     local,
     parse_data,
     position_of,
@@ -30,6 +29,7 @@ from ingest.netsafe import FetchError, FetchLimitError, FetchRefused, HttpStatus
 from ingest.pipeline import Accepted, BatchReport, run_batch, write_report
 from ingest.reader import ReadContext, Reader, Rejection, SourceRecord
 from ingest.registry import get_reader
+from ingest.xmlrecords import guarded
 from ingest.xmlsafe import XmlRejected
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"

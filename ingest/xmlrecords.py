@@ -8,7 +8,7 @@ from pathlib import Path
 from lxml import etree
 
 from ingest.reader import RecordRejected, Rejection, SourceRecord
-from ingest.xmlsafe import XmlRejected, parse_xml_bytes, parse_xml_file, xpath_of
+from ingest.xmlsafe import XmlRejected, iter_located, parse_xml_bytes, parse_xml_file
 
 MEDIA_TYPE = "application/xml"
 
@@ -19,31 +19,84 @@ def local_name(el: etree._Element) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
-def file_records(source: Path, *, is_record: Callable[[etree._Element], bool],
-                 local_id: Callable[[etree._Element], str | None], what: str,
-                 id_name: str) -> Iterator[SourceRecord | Rejection]:
-    """Yield every record element of a file with its XPath; a repeated local id is rejected."""
+RecordsOf = Callable[[etree._Element, str], Iterator[SourceRecord | Rejection]]
+
+
+def guarded(items: Iterator[SourceRecord | Rejection], source: str,
+            position: str = "file") -> Iterator[SourceRecord | Rejection]:
+    """Pass records through; a field over a limit met while reading rejects the rest."""
+    try:
+        yield from items
+    except RecordRejected as exc:
+        yield Rejection(source, position, f"reading stopped: {exc}")
+
+
+def tree_records(source: Path, records_of: RecordsOf) -> Iterator[SourceRecord | Rejection]:
+    """Parse a whole-tree source and yield records_of(root, source); a refused file is one
+    rejection, and so is the rest of a file where reading stops on a field over a limit."""
     try:
         root = parse_xml_file(source)
     except XmlRejected as exc:
         yield Rejection(str(source), "file", str(exc))
         return
-    records = [root] if is_record(root) else [el for el in root.iter() if is_record(el)]
-    if not records:
-        yield Rejection(str(source), "file", f"no {what} found")
-        return
+    yield from guarded(records_of(root, str(source)), str(source))
+
+
+def inner_position(el: etree._Element, top: etree._Element, top_position: str) -> str:
+    """The XPath of `el` inside the complete element `top`, which is at `top_position`."""
+    steps: list[str] = []
+    node = el
+    while node is not top and node is not None:
+        name = local_name(node)
+        before = sum(1 for s in node.itersiblings(preceding=True) if local_name(s) == name)
+        steps.append(f"/{name}[{before + 1}]")
+        node = node.getparent()
+    return top_position + "".join(reversed(steps))
+
+
+def _streamed(source: Path, tag: str, is_record: Callable[[etree._Element], bool]
+              ) -> Iterator[tuple[str, etree._Element]]:
+    """(XPath, element) of every record in a file, read as a stream."""
+    for position, el in iter_located(source, tag):
+        if is_record(el):
+            yield position, el
+        else:
+            # A wrapper of the same name (an OAI-PMH <record> around a MARC <record>).
+            for inner in el.iter():
+                if inner is not el and is_record(inner):
+                    yield inner_position(inner, el, position), inner
+
+
+def file_records(source: Path, *, tag: str, is_record: Callable[[etree._Element], bool],
+                 local_id: Callable[[etree._Element], str | None], what: str,
+                 id_name: str) -> Iterator[SourceRecord | Rejection]:
+    """Yield every record element (called `tag`) of a file, streamed, with its XPath.
+
+    Memory stays flat with the file size: each record is parsed, handed on and released. A
+    repeated local id is rejected; damage in the file rejects the rest of it, after the
+    records before the damage.
+    """
     seen: dict[str, str] = {}
-    for el in records:
-        position = xpath_of(el)
-        local = local_id(el)
-        if local and local in seen:
-            yield Rejection(str(source), position,
-                            f"duplicate {id_name} {local!r}, first at {seen[local]}")
-            continue
-        if local:
-            seen[local] = position
-        yield SourceRecord(str(source), position, local,
-                           etree.tostring(el, encoding="utf-8", with_tail=False), MEDIA_TYPE, el)
+    count = 0
+    try:
+        for position, el in _streamed(source, tag, is_record):
+            count += 1
+            local = local_id(el)
+            if local and local in seen:
+                yield Rejection(str(source), position,
+                                f"duplicate {id_name} {local!r}, first at {seen[local]}")
+                continue
+            if local:
+                seen[local] = position
+            yield SourceRecord(str(source), position, local,
+                               etree.tostring(el, encoding="utf-8", with_tail=False),
+                               MEDIA_TYPE, el)
+    except XmlRejected as exc:
+        yield Rejection(str(source), "file", str(exc) if not count else
+                        f"{exc} (reading stopped; the {count} records before were read)")
+        return
+    if not count:
+        yield Rejection(str(source), "file", f"no {what} found")
 
 
 def record_element(record: SourceRecord, *, is_record: Callable[[etree._Element], bool],

@@ -62,12 +62,7 @@ def parse_xml_bytes(data: bytes, source: str = "input") -> etree._Element:
 
 def parse_xml_file(path: Path) -> etree._Element:
     """Parse an untrusted XML file."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise XmlRejected(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if size > MAX_BYTES:
-        raise XmlRejected(f"{path}: {size:,} bytes is over the limit of {MAX_BYTES:,}")
+    _check_size(path)
     return parse_xml_bytes(path.read_bytes(), str(path))
 
 
@@ -76,37 +71,72 @@ def xpath_of(element: etree._Element) -> str:
     return str(element.getroottree().getpath(element))
 
 
-def iter_elements(path: Path, local_name: str) -> Iterator[tuple[int, etree._Element]]:
-    """Stream (number, element) for every element called `local_name` (any namespace).
-
-    The same hardening as parse_xml_file (no network, no DTD, no entity substitution,
-    huge_tree off, entity references and XInclude refused), without the whole tree in memory:
-    each element is handed out once complete and cleared (with what came before it) as soon
-    as the caller asks for the next one. Elements of that name nested in a yielded one are not
-    yielded again. A malformed document raises XmlRejected where the damage is, after the
-    elements before it.
-    """
+def _check_size(path: Path) -> None:
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise XmlRejected(f"{path}: cannot read: {exc.strerror or exc}") from None
     if size > MAX_BYTES:
         raise XmlRejected(f"{path}: {size:,} bytes is over the limit of {MAX_BYTES:,}")
+
+
+def _release(element: etree._Element) -> None:
+    # Detach the element (a caller still holding it keeps it whole) and everything finished
+    # before it and before each ancestor: what stays in memory is the path to the next element.
+    parent = element.getparent()
+    if parent is None:
+        return
+    while element.getprevious() is not None:
+        del parent[0]
+    parent.remove(element)
+    node = parent
+    while node is not None:
+        above = node.getparent()
+        if above is not None:
+            while node.getprevious() is not None:
+                del above[0]
+        node = above
+
+
+def iter_located(path: Path, local_name: str) -> Iterator[tuple[str, etree._Element]]:
+    """Stream (XPath, element) for every element called `local_name` (any namespace).
+
+    The same hardening as parse_xml_file (no network, no DTD, no entity substitution,
+    huge_tree off, entity references and XInclude refused), without the whole tree in memory:
+    each element is handed out once complete and detached (with what came before it) as soon
+    as the caller asks for the next one. The XPath names local names with every step below the
+    root counted, e.g. /lidoWrap/lido[3]: counted while reading, so it stays exact although
+    earlier elements are gone. Elements of that name nested in a yielded one are not yielded
+    again. A malformed document raises XmlRejected where the damage is, after the elements
+    before it.
+    """
+    _check_size(path)
     events = etree.iterparse(
         str(path), events=("start", "end"), resolve_entities=False, no_network=True,
         load_dtd=False, dtd_validation=False, huge_tree=False, remove_pis=True,
         collect_ids=False,
     )
-    number = 0
+    # One entry per open element: its XPath step and how many children of each name it has.
+    steps: list[str] = []
+    counts: list[dict[str, int]] = [{}]
     depth = 0  # how many wanted elements are open around the current one
     try:
         for event, element in events:
-            if not isinstance(element.tag, str):
+            tag = element.tag
+            if not isinstance(tag, str):
                 continue
-            wanted = etree.QName(element).localname == local_name
+            name = tag.rpartition("}")[2]
+            wanted = name == local_name
             if event == "start":
+                siblings = counts[-1]
+                n = siblings[name] = siblings.get(name, 0) + 1
+                steps.append(f"/{name}[{n}]" if steps else f"/{name}")
+                counts.append({})
                 depth += wanted
                 continue
+            position = "".join(steps)
+            steps.pop()
+            counts.pop()
             if not wanted:
                 continue
             depth -= 1
@@ -115,16 +145,16 @@ def iter_elements(path: Path, local_name: str) -> Iterator[tuple[int, etree._Ele
             try:
                 _check(element)
             except XmlRejected as exc:
-                raise XmlRejected(f"{path}: {exc}") from None
-            number += 1
-            yield number, element
-            element.clear(keep_tail=False)
-            parent = element.getparent()
-            if parent is not None:
-                while element.getprevious() is not None:
-                    del parent[0]
-                parent.remove(element)
+                raise XmlRejected(f"{path}: {position}: {exc}") from None
+            yield position, element
+            _release(element)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (0, 0)
         raise XmlRejected(f"{path}: not well-formed XML at line {line}, column {column}: "
                           f"{exc.msg}") from None
+
+
+def iter_elements(path: Path, local_name: str) -> Iterator[tuple[int, etree._Element]]:
+    """Stream (number, element) for every element called `local_name`; see iter_located."""
+    for number, (_, element) in enumerate(iter_located(path, local_name), 1):
+        yield number, element
