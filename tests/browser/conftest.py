@@ -1,6 +1,8 @@
-"""A real Memoria server with the demo and a real headless Chromium (Debian's), for viewer tests.
+"""A real Memoria server with the demo and a real headless Chromium (Debian's), for browser tests.
 
 Nothing here skips: without Chromium, chromedriver or Selenium the tests fail and say why.
+MEMORIA_BROWSER_BASE=http://127.0.0.1:PORT points the tests at a demo server already running
+(built with that base URL), to save the demo build while developing.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,10 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float)
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`memoria demo --no-serve` in a temporary home, then the app served on 127.0.0.1."""
+    running = os.environ.get("MEMORIA_BROWSER_BASE")
+    if running:
+        yield running.rstrip("/")
+        return
     vendor = REPO / "archive" / "static" / "vendor"
     bundles = [vendor / "mirador" / "mirador.min.js", vendor / "uv" / "umd" / "UV.js"]
     if not all(b.is_file() for b in bundles):
@@ -82,8 +89,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(5)
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+@contextmanager
+def chromium() -> Iterator[Any]:
     """Headless Chromium driven by chromedriver, with a fresh profile."""
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
@@ -111,3 +118,72 @@ def browser() -> Iterator[Any]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A fresh headless Chromium for one test."""
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def module_browser() -> Iterator[Any]:
+    """One headless Chromium shared by a module's tests (cookies cleared between uses)."""
+    with chromium() as driver:
+        yield driver
+
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def run_axe(driver: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the current page (the script injected, not served)."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `npm ci` in the repository")
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    driver.set_script_timeout(120)
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => done(r.violations)).catch(e => done([{id: 'axe-error', impact: 'critical',"
+        " help: String(e), nodes: []}]));")
+    violations: list[dict[str, Any]] = result
+    return violations
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    """Violations as readable lines: impact, rule, help and the first few offending nodes."""
+    lines = []
+    for v in violations:
+        lines.append(f"[{v.get('impact')}] {v['id']}: {v.get('help')}")
+        for node in v.get("nodes", [])[:5]:
+            lines.append(f"    {node.get('target')}: {node.get('failureSummary', '')[:300]}")
+    return "\n".join(lines)
+
+
+def save_screenshot(driver: Any, name: str, full_page: bool = False) -> Path:
+    """A PNG of the viewport (or of the whole page) in test-artifacts/browser/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    if full_page:
+        import base64
+
+        metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
+        size = metrics["cssContentSize"]
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"],
+                     "height": min(size["height"], 4000), "scale": 1}})
+        path.write_bytes(base64.b64decode(shot["data"]))
+    else:
+        driver.save_screenshot(str(path))
+    return path
+
+
+def print_pdf(driver: Any) -> bytes:
+    """The current page printed to PDF by Chromium (print CSS applies)."""
+    import base64
+
+    result = driver.execute_cdp_cmd("Page.printToPDF", {
+        "printBackground": True, "preferCSSPageSize": True})
+    return base64.b64decode(result["data"])
