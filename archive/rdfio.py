@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph
 from rdflib.term import Node
+
+from archive.recordgraph import RecordGraph, from_ox, to_ox
 
 STORED_HEADER = (
     "# Memoria record. Turtle; IRIs relative to the instance's public base URL.\n"
@@ -21,33 +23,12 @@ STORED_HEADER = (
 
 def to_ox_term(node: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
     """Convert an rdflib term to a pyoxigraph term."""
-    if isinstance(node, URIRef):
-        return ox.NamedNode(str(node))
-    if isinstance(node, BNode):
-        return ox.BlankNode(str(node))
-    if isinstance(node, Literal):
-        if node.language:
-            return ox.Literal(str(node), language=node.language)
-        if node.datatype:
-            return ox.Literal(str(node), datatype=ox.NamedNode(str(node.datatype)))
-        return ox.Literal(str(node))
-    raise TypeError(f"cannot store RDF term {node!r}")
+    return to_ox(node)
 
 
 def from_ox_term(term: object) -> Node:
     """Convert a pyoxigraph term to an rdflib term."""
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if isinstance(term, ox.Literal):
-        if term.language:
-            return Literal(term.value, lang=term.language)
-        datatype = term.datatype.value
-        if datatype == "http://www.w3.org/2001/XMLSchema#string":
-            return Literal(term.value)
-        return Literal(term.value, datatype=URIRef(datatype))
-    raise TypeError(f"unexpected RDF term {term!r}")
+    return from_ox(term)
 
 
 def graph_to_ox(graph: Graph) -> Iterator[ox.Triple]:
@@ -90,13 +71,18 @@ def _relative(term: object, base: str) -> str:
     return text
 
 
-def serialize_stored(graph: Graph | Iterable[ox.Triple], base_url: str) -> bytes:
-    """Serialise a record graph (rdflib, or pyoxigraph triples) for storage.
+def serialize_stored(graph: RecordGraph | Graph | Iterable[ox.Triple], base_url: str) -> bytes:
+    """Serialise a record graph (RecordGraph, rdflib, or pyoxigraph triples) for storage.
 
     Sorted statements, base-relative IRIs.
     """
     base = base_url.rstrip("/") + "/"
-    triples = graph_to_ox(graph) if isinstance(graph, Graph) else graph
+    if isinstance(graph, RecordGraph):
+        triples: Iterable[ox.Triple] = graph.ox_triples()
+    elif isinstance(graph, Graph):
+        triples = graph_to_ox(graph)
+    else:
+        triples = graph
     written: dict[object, str] = {}
 
     def text(term: object) -> str:

@@ -6,11 +6,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import Graph, Literal, URIRef
+import pyoxigraph as ox
+from rdflib import Graph, URIRef
 from rdflib.term import Node
 
 from archive.dates import parse_years
 from archive.ids import Minter, is_image_id
+from archive.recordgraph import OxSubject, RecordGraph, from_ox
 from archive.vocab import (
     DC,
     DCTERMS,
@@ -50,83 +52,121 @@ class RecordDraft:
     """A record on its way in: its graph, originals, source metadata and mapping warnings."""
 
     record_id: str
-    graph: Graph
+    # The builder's RecordGraph; an rdflib Graph is accepted too (converted when stored).
+    graph: RecordGraph | Graph
     source_bytes: bytes
     source_media_type: str
     images: list[ImageFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
+_IRIS: dict[str, ox.NamedNode] = {}
+
+
+def iri(uri: str) -> ox.NamedNode:
+    """A pyoxigraph IRI, made once per distinct string (properties and classes repeat)."""
+    key = str(uri)
+    node = _IRIS.get(key)
+    if node is None:
+        node = ox.NamedNode(key)
+        if len(_IRIS) < 10_000:
+            _IRIS[key] = node
+    return node
+
+
+_TYPE = iri(RDF.type)
+_INTEGER = iri(XSD.integer)
+_DECIMAL = iri(XSD.decimal)
+
+
+def _integer(value: int) -> ox.Literal:
+    return ox.Literal(str(value), datatype=_INTEGER)
+
+
 class RecordBuilder:
-    """Builds the EDM graph of one record; every method adds triples in the house shape."""
+    """Builds the EDM graph of one record; every method adds triples in the house shape.
+
+    The graph is a RecordGraph of pyoxigraph terms (see archive.recordgraph); methods take
+    rdflib terms (the vocabularies in archive.vocab) and return them, as before.
+    """
 
     def __init__(self, minter: Minter, record_id: str) -> None:
         self.minter = minter
         self.record_id = record_id
-        # Prefixes are bound when a graph is shown, not on the ingest hot path.
-        self.graph = Graph(bind_namespaces="none")
+        self.graph = RecordGraph()
         self.cho = URIRef(minter.item(record_id))
         self.aggregation = URIRef(minter.aggregation(record_id))
+        self._cho = ox.NamedNode(self.cho)
+        self._agg = ox.NamedNode(self.aggregation)
         self.warnings: list[str] = []
         self._counters: dict[str, int] = {}
         self._views = 0
-        g = self.graph
-        g.add((self.cho, RDF.type, EDM.ProvidedCHO))
-        g.add((self.aggregation, RDF.type, ORE.Aggregation))
-        g.add((self.aggregation, EDM.aggregatedCHO, self.cho))
+        add = self.graph.add_ox
+        add(self._cho, _TYPE, iri(EDM.ProvidedCHO))
+        add(self._agg, _TYPE, iri(ORE.Aggregation))
+        add(self._agg, iri(EDM.aggregatedCHO), self._cho)
 
-    def _entity(self, kind: str) -> URIRef:
+    def _entity(self, kind: str) -> str:
         n = self._counters.get(kind, 0) + 1
         self._counters[kind] = n
-        return URIRef(self.minter.entity(self.record_id, kind, n))
+        return self.minter.entity(self.record_id, kind, n)
 
     @staticmethod
-    def _literal(text: str, lang: str | None) -> Literal:
-        if lang and not _LANG_TAG.fullmatch(lang):
-            raise ValueError(f"invalid language tag {lang!r}")
-        return Literal(text, lang=lang or None)
+    def _literal(text: str, lang: str | None) -> ox.Literal:
+        if lang:
+            if not _LANG_TAG.fullmatch(lang):
+                raise ValueError(f"invalid language tag {lang!r}")
+            return ox.Literal(text, language=lang)
+        return ox.Literal(text)
+
+    def _add(self, s: OxSubject, p: str, o: ox.NamedNode | ox.Literal) -> None:
+        self.graph.add_ox(s, iri(p), o)
+
+    def _node(self, uri: str | None, kind: str) -> tuple[URIRef, ox.NamedNode]:
+        text = uri if uri else self._entity(kind)
+        return URIRef(text), ox.NamedNode(text)
 
     def add_literal(self, prop: URIRef, text: str, lang: str | None = None) -> None:
         """Add a descriptive literal (title, description, identifier...) to the CHO."""
         text = text.strip()
         if text:
-            self.graph.add((self.cho, prop, self._literal(text, lang)))
+            self._add(self._cho, prop, self._literal(text, lang))
 
     def add_agent(self, prop: URIRef, name: str, lang: str | None = None,
                   uri: str | None = None) -> URIRef:
         """Add an edm:Agent (creator, contributor, publisher) by name, or by authority URI."""
-        agent = URIRef(uri) if uri else self._entity("agent")
-        self.graph.add((agent, RDF.type, EDM.Agent))
-        self.graph.add((agent, SKOS.prefLabel, self._literal(name.strip(), lang)))
-        self.graph.add((self.cho, prop, agent))
+        agent, node = self._node(uri, "agent")
+        self._add(node, RDF.type, iri(EDM.Agent))
+        self._add(node, SKOS.prefLabel, self._literal(name.strip(), lang))
+        self._add(self._cho, prop, node)
         return agent
 
     def add_concept(self, label: str, lang: str | None = None, uri: str | None = None,
                     prop: URIRef = DC.subject) -> URIRef:
         """Add a skos:Concept (subject, genre) by label, or by authority URI."""
-        concept = URIRef(uri) if uri else self._entity("concept")
-        self.graph.add((concept, RDF.type, SKOS.Concept))
-        self.graph.add((concept, SKOS.prefLabel, self._literal(label.strip(), lang)))
-        self.graph.add((self.cho, prop, concept))
+        concept, node = self._node(uri, "concept")
+        self._add(node, RDF.type, iri(SKOS.Concept))
+        self._add(node, SKOS.prefLabel, self._literal(label.strip(), lang))
+        self._add(self._cho, prop, node)
         return concept
 
     def add_place(self, name: str, lat: float | None = None, long: float | None = None,
                   lang: str | None = None, uri: str | None = None,
                   prop: URIRef = DCTERMS.spatial) -> URIRef:
         """Add an edm:Place with WGS84 coordinates when the source has them."""
-        place = URIRef(uri) if uri else self._entity("place")
-        g = self.graph
-        g.add((place, RDF.type, EDM.Place))
+        place, node = self._node(uri, "place")
+        self._add(node, RDF.type, iri(EDM.Place))
         if name.strip():
-            g.add((place, SKOS.prefLabel, self._literal(name.strip(), lang)))
+            self._add(node, SKOS.prefLabel, self._literal(name.strip(), lang))
         if lat is not None and long is not None:
             if not (-90.0 <= lat <= 90.0 and -180.0 <= long <= 180.0):
                 raise ValueError(f"coordinates out of range: {lat}, {long}")
-            g.add((place, WGS84.lat, Literal(f"{lat:.6f}".rstrip("0").rstrip("."),
-                                             datatype=XSD.decimal)))
-            g.add((place, WGS84.long, Literal(f"{long:.6f}".rstrip("0").rstrip("."),
-                                              datatype=XSD.decimal)))
-        g.add((self.cho, prop, place))
+            # The canonical xsd:decimal form (what rdflib wrote before): no trailing zeros.
+            self._add(node, WGS84.lat, ox.Literal(f"{lat:.6f}".rstrip("0").rstrip("."),
+                                                  datatype=_DECIMAL))
+            self._add(node, WGS84.long, ox.Literal(f"{long:.6f}".rstrip("0").rstrip("."),
+                                                   datatype=_DECIMAL))
+        self._add(self._cho, prop, node)
         return place
 
     def add_date(self, text: str, prop: URIRef = DCTERMS.created) -> URIRef | None:
@@ -135,103 +175,105 @@ class RecordBuilder:
         if not text:
             return None
         span = parse_years(text)
-        timespan = self._entity("timespan")
-        g = self.graph
-        g.add((timespan, RDF.type, EDM.TimeSpan))
-        g.add((timespan, SKOS.prefLabel, Literal(text)))
+        timespan, node = self._node(None, "timespan")
+        self._add(node, RDF.type, iri(EDM.TimeSpan))
+        self._add(node, SKOS.prefLabel, ox.Literal(text))
         if span is None:
             self.warnings.append(f"date {text!r} could not be read as years; kept as text")
         else:
-            g.add((timespan, EDM.begin, Literal(str(span.begin))))
-            g.add((timespan, EDM.end, Literal(str(span.end))))
-            g.add((timespan, MEM.beginYear, Literal(span.begin, datatype=XSD.integer)))
-            g.add((timespan, MEM.endYear, Literal(span.end, datatype=XSD.integer)))
-        g.add((self.cho, prop, timespan))
+            self._add(node, EDM.begin, ox.Literal(str(span.begin)))
+            self._add(node, EDM.end, ox.Literal(str(span.end)))
+            self._add(node, MEM.beginYear, _integer(span.begin))
+            self._add(node, MEM.endYear, _integer(span.end))
+        self._add(self._cho, prop, node)
         return timespan
+
+    def _set(self, s: ox.NamedNode, p: str, o: ox.NamedNode | ox.Literal) -> None:
+        self.graph.set_ox(s, iri(p), o)
 
     def set_type(self, edm_type: str) -> None:
         """Set edm:type (TEXT, IMAGE, SOUND, VIDEO, 3D)."""
         value = edm_type.strip().upper()
         if value not in EDM_TYPES:
             raise ValueError(f"edm:type {edm_type!r} is not one of {sorted(EDM_TYPES)}")
-        self.graph.set((self.cho, EDM.type, Literal(value)))
+        self._set(self._cho, EDM.type, ox.Literal(value))
 
     def set_rights(self, uri: str) -> None:
         """Set edm:rights on the aggregation (a RightsStatements.org or Creative Commons URI)."""
-        self.graph.set((self.aggregation, EDM.rights, URIRef(uri.strip())))
+        self._set(self._agg, EDM.rights, ox.NamedNode(uri.strip()))
 
     def set_providers(self, data_provider: str, provider: str | None = None) -> None:
         """Set edm:dataProvider and edm:provider on the aggregation."""
-        self.graph.set((self.aggregation, EDM.dataProvider, Literal(data_provider)))
-        self.graph.set((self.aggregation, EDM.provider, Literal(provider or data_provider)))
+        self._set(self._agg, EDM.dataProvider, ox.Literal(data_provider))
+        self._set(self._agg, EDM.provider, ox.Literal(provider or data_provider))
 
     def set_parent(self, parent_record_id: str, order: int | None = None) -> None:
         """Place the record in the archival hierarchy under its parent, at a position."""
-        self.graph.set((self.cho, DCTERMS.isPartOf, URIRef(self.minter.item(parent_record_id))))
+        self._set(self._cho, DCTERMS.isPartOf, ox.NamedNode(self.minter.item(parent_record_id)))
         if order is not None:
             self.set_order(order)
 
     def set_order(self, order: int) -> None:
         """Set the record's position among its siblings."""
-        self.graph.set((self.cho, MEM.order, Literal(int(order), datatype=XSD.integer)))
+        self._set(self._cho, MEM.order, _integer(int(order)))
 
     def set_level(self, level: str) -> None:
         """Set the archival level (fonds, series, file, item...)."""
-        self.graph.set((self.cho, MEM.level, Literal(level.strip().lower())))
+        self._set(self._cho, MEM.level, ox.Literal(level.strip().lower()))
 
     def add_image(self, image: ImageFile) -> URIRef:
         """Add an image as edm:WebResource with its IIIF service; the first is edm:isShownBy."""
         if not is_image_id(image.image_id):
             raise ValueError(f"image id {image.image_id!r} is not usable")
-        resource = URIRef(self.minter.image(image.image_id))
-        service = URIRef(self.minter.image_service(image.image_id))
-        g = self.graph
+        resource, node = self._node(self.minter.image(image.image_id), "")
+        service = ox.NamedNode(self.minter.image_service(image.image_id))
+        add = self._add
         self._views += 1
-        g.add((resource, RDF.type, EDM.WebResource))
-        g.add((resource, MEM.imageId, Literal(image.image_id)))
-        g.add((resource, MEM.file, Literal(f"files/{image.name}")))
-        g.add((resource, MEM.order, Literal(self._views, datatype=XSD.integer)))
-        g.add((resource, EBUCORE.hasMimeType, Literal(image.media_type)))
-        g.add((resource, EBUCORE.width, Literal(image.width, datatype=XSD.integer)))
-        g.add((resource, EBUCORE.height, Literal(image.height, datatype=XSD.integer)))
-        g.add((resource, SVCS.has_service, service))
-        g.add((service, RDF.type, SVCS.Service))
-        g.add((service, DCTERMS.conformsTo, IIIF_IMAGE_CONTEXT))
-        g.add((service, DOAP.implements, IIIF_LEVEL2))
+        add(node, RDF.type, iri(EDM.WebResource))
+        add(node, MEM.imageId, ox.Literal(image.image_id))
+        add(node, MEM.file, ox.Literal(f"files/{image.name}"))
+        add(node, MEM.order, _integer(self._views))
+        add(node, EBUCORE.hasMimeType, ox.Literal(image.media_type))
+        add(node, EBUCORE.width, _integer(image.width))
+        add(node, EBUCORE.height, _integer(image.height))
+        add(node, SVCS.has_service, service)
+        add(service, RDF.type, iri(SVCS.Service))
+        add(service, DCTERMS.conformsTo, iri(IIIF_IMAGE_CONTEXT))
+        add(service, DOAP.implements, iri(IIIF_LEVEL2))
         link = EDM.isShownBy if self._views == 1 else EDM.hasView
-        g.add((self.aggregation, link, resource))
+        add(self._agg, link, node)
         return resource
 
     def add_remote_image(self, url: str, service: str | None = None, width: int | None = None,
                          height: int | None = None, media_type: str | None = None) -> URIRef:
         """Add an image kept elsewhere (a remote file or IIIF Image service) as edm:WebResource."""
-        resource = URIRef(url)
-        g = self.graph
+        resource, node = self._node(url, "")
+        add = self._add
         self._views += 1
-        g.add((resource, RDF.type, EDM.WebResource))
-        g.add((resource, MEM.order, Literal(self._views, datatype=XSD.integer)))
+        add(node, RDF.type, iri(EDM.WebResource))
+        add(node, MEM.order, _integer(self._views))
         if media_type:
-            g.add((resource, EBUCORE.hasMimeType, Literal(media_type)))
+            add(node, EBUCORE.hasMimeType, ox.Literal(media_type))
         if width and height and width > 0 and height > 0:
-            g.add((resource, EBUCORE.width, Literal(int(width), datatype=XSD.integer)))
-            g.add((resource, EBUCORE.height, Literal(int(height), datatype=XSD.integer)))
+            add(node, EBUCORE.width, _integer(int(width)))
+            add(node, EBUCORE.height, _integer(int(height)))
         if service:
-            svc = URIRef(service)
-            g.add((resource, SVCS.has_service, svc))
-            g.add((svc, RDF.type, SVCS.Service))
-            g.add((svc, DCTERMS.conformsTo, IIIF_IMAGE_CONTEXT))
+            svc = ox.NamedNode(service)
+            add(node, SVCS.has_service, svc)
+            add(svc, RDF.type, iri(SVCS.Service))
+            add(svc, DCTERMS.conformsTo, iri(IIIF_IMAGE_CONTEXT))
         link = EDM.isShownBy if self._views == 1 else EDM.hasView
-        g.add((self.aggregation, link, resource))
+        add(self._agg, link, node)
         return resource
 
     def add_same_as(self, uri: str) -> None:
         """Link the CHO to the same thing described elsewhere (owl:sameAs), e.g. its source URI."""
-        self.graph.add((self.cho, OWL.sameAs, URIRef(uri)))
+        self._add(self._cho, OWL.sameAs, ox.NamedNode(uri))
 
     def set_shown_at(self, url: str) -> None:
         """Set edm:isShownAt: the object in its full context on the provider's web site."""
-        self.graph.set((self.aggregation, EDM.isShownAt, URIRef(url)))
+        self._set(self._agg, EDM.isShownAt, ox.NamedNode(url))
 
     def objects(self, prop: URIRef) -> list[Node]:
         """The CHO's values for a property."""
-        return list(self.graph.objects(self.cho, prop))
+        return [from_ox(o) for o in self.graph.values(self._cho, iri(prop))]

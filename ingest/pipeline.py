@@ -163,6 +163,11 @@ def _prepare(archive: Archive, reader: Reader, item: SourceRecord, context: Read
     except RecordRejected as exc:
         _reject(report, item, str(exc))
         return None
+    except ValueError as exc:
+        # A value the record model cannot hold (an IRI with spaces, a malformed language tag)
+        # that the reader did not catch: this record is refused, the batch goes on.
+        _reject(report, item, f"cannot be mapped: {exc}")
+        return None
     errors = record_errors(draft.graph)
     if errors:
         _reject(report, item, "; ".join(errors), draft.record_id)

@@ -12,6 +12,7 @@ from rdflib import Graph, Literal, URIRef
 from archive import vocab
 from archive.ids import Minter
 from archive.record import ImageFile, RecordBuilder
+from archive.recordgraph import RecordGraph
 from archive.validate import SHAPES_PATH, record_errors
 from archive.vocab import DC, DCTERMS, EBUCORE, EDM, MEM, RDF, SKOS, WGS84
 
@@ -74,8 +75,8 @@ BREAKAGES: dict[str, Callable[[RecordBuilder], None]] = {
 }
 
 
-def shacl_conforms(graph: Graph) -> bool:
-    conforms, _, _ = shacl_validate(graph, shacl_graph=SHAPES, inference="none")
+def shacl_conforms(graph: RecordGraph) -> bool:
+    conforms, _, _ = shacl_validate(graph.to_rdflib(), shacl_graph=SHAPES, inference="none")
     return bool(conforms)
 
 
@@ -99,3 +100,9 @@ def test_messages_come_from_the_shapes_file() -> None:
     BREAKAGES["no rights"](b)
     messages = {str(m) for m in SHAPES.objects(None, URIRef("http://www.w3.org/ns/shacl#message"))}
     assert set(record_errors(b.graph)) <= messages
+
+
+def test_an_rdflib_graph_is_checked_the_same() -> None:
+    b = good_record()
+    BREAKAGES["two data providers"](b)
+    assert record_errors(b.graph.to_rdflib()) == record_errors(b.graph) != []
