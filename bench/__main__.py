@@ -9,7 +9,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # Cheapest first; the image-server comparison starts IIPImage and Memoria servers on loopback.
 ORDER = ["bench_storage", "bench_ingest_csv", "bench_ingest_xml_a", "bench_ingest_xml_b",
-         "bench_image_pyramid", "bench_manifest", "bench_search", "bench_image_server"]
+         "bench_image_pyramid", "bench_manifest", "bench_search", "bench_image_server",
+         "bench_web"]
 
 
 def main(names: list[str]) -> int:

@@ -177,7 +177,10 @@ def _row(rng: random.Random, i: int, parent: str, level: str, order: int,
 
 
 def write_csv(path: Path, n: int, seed: int = 11) -> None:
-    """N rows: FONDS collections > SERIES series each > items; a few items carry images."""
+    """N rows: FONDS collections > SERIES series each > items; a few items carry images.
+
+    The items that do not divide evenly go at the end, into the last series.
+    """
     rng = random.Random(seed)
     header = ["id", "parent", "order", "level", "title_en", "title_es", "title_zh",
               "description_en", "description_es", "description_zh", "date", "creator",
@@ -200,6 +203,12 @@ def write_csv(path: Path, n: int, seed: int = 11) -> None:
                     img = names[i % len(names)] if i % 997 == 0 else ""
                     w.writerow(_row(rng, i, series_id, "item", k + 1, img))
                     i += 1
+        k = per_series
+        while i < n:
+            k += 1
+            img = names[i % len(names)] if i % 997 == 0 else ""
+            w.writerow(_row(rng, i, series_id, "item", k, img))
+            i += 1
 
 
 def home_for(n: int) -> Path:

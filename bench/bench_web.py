@@ -1,0 +1,304 @@
+"""The web front end under load: `memoria serve` (gunicorn, workers) with wrk on 127.0.0.1.
+
+Run: .venv/bin/python -m bench.bench_web [--records N] [--clients 10,50] [--workers 2]
+     [--seconds 20]
+
+A mix of search pages (varied text in three languages, facets, year ranges, map areas, sorts
+and pages), item pages (in en/zh-Hans/es), IIIF manifests and image tiles, on N generated
+records (default 100,000; built once by bench/web_dataset.py into .cache/bench-web/, reused).
+Each kind has its own wrk process, all running at once against the same server, so the server
+serves the mix and each kind's requests/s and p50/p99 latency are measured where a client
+sees them. The clients are split between kinds (search 40 %, item 30 %, tiles 20 %,
+manifests 10 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench.common import print_table
+from bench.web_dataset import CACHE, OBJECTS, PLACES, SUBJECTS, build
+
+BASE_URL = "http://127.0.0.1:8000"  # the instance's public URL (ids are minted under it)
+SHARES = {"search": 0.4, "item": 0.3, "tile": 0.2, "manifest": 0.1}
+GOAL_MS = 300.0
+
+LUA = """
+-- walk a list of paths (first script argument), round and round; print a JSON summary
+local paths = {}
+local idx = 0
+local bad = 0
+function init(args)
+  for line in io.lines(args[1]) do
+    if #line > 0 then table.insert(paths, line) end
+  end
+  idx = math.random(#paths)
+end
+function request()
+  idx = idx + 1
+  if idx > #paths then idx = 1 end
+  return wrk.format("GET", paths[idx])
+end
+function response(status, headers, body)
+  if status ~= 200 then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  io.write(string.format(
+    'WRKJSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, '
+    .. '"errors": %d, "timeouts": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.status, summary.errors.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def get_json(url: str) -> Any:
+    """GET a URL asking for JSON."""
+    req = urllib.request.Request(url, headers={"Accept": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.loads(resp.read())
+
+
+def ensure_index(home: Path) -> None:
+    """Rebuild the search index if the code's schema no longer matches the cached one."""
+    from search.tantivy_backend import TantivyBackend
+
+    try:
+        TantivyBackend(home / "index").count()
+        return
+    except ValueError as exc:
+        if "schema" not in str(exc):
+            raise
+    print("the search schema changed since the dataset was built: rebuilding the index",
+          flush=True)
+    memoria = str(Path(sys.executable).parent / "memoria")
+    subprocess.run(["nice", "-n", "10", memoria, "--home", str(home), "index", "rebuild"],
+                   check=True, env={**os.environ, "MEMORIA_BASE_URL": BASE_URL})
+
+
+class Server:
+    """`memoria serve` on a free loopback port, with a given number of worker processes."""
+
+    def __init__(self, home: Path, workers: int) -> None:
+        self.home, self.workers = home, workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        memoria = str(Path(sys.executable).parent / "memoria")
+        env = {**os.environ, "MEMORIA_BASE_URL": BASE_URL, "MEMORIA_WORKERS": str(self.workers)}
+        self.proc = subprocess.Popen(
+            [memoria, "--home", str(self.home), "serve", "--host", "127.0.0.1", "--port",
+             str(self.port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"memoria serve exited with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=5):
+                    return self
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError("memoria serve did not answer in 300 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+def search_paths(url: str, rng: random.Random, n: int = 400) -> list[str]:
+    """Varied search pages: text in three languages, facets, years, map areas, sorts, pages."""
+    first = get_json(f"{url}/search?q=")
+    facets = {f["name"]: [b["key"] for b in f["buckets"]] for f in first["facets"] if f["buckets"]}
+    sorts = [s["value"] for s in first["sorts"] if s["value"] != "relevance"]
+    words = ([o[0] for o in OBJECTS] + [o[1] for o in OBJECTS] + [o[2] for o in OBJECTS]
+             + [p[0] for p in PLACES] + [p[1] for p in PLACES] + [s[0] for s in SUBJECTS])
+    from urllib.parse import urlencode
+
+    out = []
+    for _ in range(n):
+        params: list[tuple[str, str]] = []
+        r = rng.random()
+        params.append(("q", rng.choice(words) if r < 0.8 else ""))
+        if r < 0.3 and len(words) > 1:
+            params[0] = ("q", f"{rng.choice(words)} {rng.choice(words)}")
+        for name in rng.sample([k for k in ("type", "subject", "place", "rights", "collection")
+                                if facets.get(k)], rng.choice((0, 0, 1, 1, 2))):
+            params.append((f"f.{name}", rng.choice(facets[name][:12])))
+        if rng.random() < 0.25:
+            start = rng.randrange(1550, 1950, 10)
+            params += [("from", str(start)), ("to", str(start + rng.choice((9, 49, 99))))]
+        if rng.random() < 0.1:
+            _, _, lat, lon = rng.choice(PLACES)
+            params.append(("bbox", f"{lat - 2},{lon - 2},{lat + 2},{lon + 2}"))
+        if rng.random() < 0.15:
+            params.append(("sort", rng.choice(sorts)))
+        if rng.random() < 0.1:
+            params.append(("page", "2"))
+        if rng.random() < 0.2:
+            params.append(("lang", rng.choice(("zh-Hans", "es"))))
+        out.append("/search?" + urlencode(params))
+    return out
+
+
+def item_paths(n_records: int, rng: random.Random, n: int = 2000) -> list[str]:
+    """Item pages of random records, in the three interface languages."""
+    return [f"/item/bench-W{rng.randrange(n_records):06d}?lang="
+            + rng.choice(("en", "zh-Hans", "es")) for _ in range(n)]
+
+
+def image_records(url: str, n_records: int) -> tuple[list[str], list[str]]:
+    """(manifest paths, image service paths) of the records that carry images."""
+    manifests, services = [], set()
+    for i in range(0, n_records, 997):
+        path = f"/iiif/3/manifest/bench-W{i:06d}"
+        try:
+            text = json.dumps(get_json(url + path))
+        except OSError:
+            continue
+        manifests.append(path)
+        for sid in re.findall(r'"id": "([^"]*/iiif/3/[^/"]+)", "type": "ImageService3"', text):
+            services.add(sid[len(BASE_URL):] if sid.startswith(BASE_URL) else sid)
+    return manifests, sorted(services)
+
+
+def tile_paths(url: str, services: list[str], rng: random.Random, n: int = 3000) -> list[str]:
+    """Tiles as a deep-zoom viewer asks for them, from each image's info.json."""
+    out = []
+    for service in services:
+        info = get_json(f"{url}{service}/info.json")
+        width, height = info["width"], info["height"]
+        tile = info["tiles"][0]
+        for scale in tile["scaleFactors"]:
+            side = tile["width"] * scale
+            for y in range(0, height, side):
+                for x in range(0, width, side):
+                    w, h = min(side, width - x), min(side, height - y)
+                    out.append(f"{service}/{x},{y},{w},{h}/{math.ceil(w / scale)},/0/default.jpg")
+    rng.shuffle(out)
+    return (out * (n // max(1, len(out)) + 1))[:n]
+
+
+def split_clients(clients: int) -> dict[str, int]:
+    """Connections per kind (at least one each), summing to clients."""
+    counts = {k: max(1, round(clients * s)) for k, s in SHARES.items()}
+    counts["search"] += clients - sum(counts.values())
+    return counts
+
+
+def run_mix(url: str, lists: dict[str, Path], lua: Path, clients: int, seconds: int
+            ) -> dict[str, dict[str, float]]:
+    """One wrk per kind, all at once; per-kind requests/s, p50, p99 (ms) and errors."""
+    procs = {}
+    for kind, conns in split_clients(clients).items():
+        procs[kind] = subprocess.Popen(
+            ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "30s", "-s", str(lua),
+             url, "--", str(lists[kind])], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    results = {}
+    for kind, proc in procs.items():
+        out, _ = proc.communicate(timeout=seconds + 120)
+        line = next((ln for ln in out.decode().splitlines() if ln.startswith("WRKJSON ")), None)
+        if line is None:
+            raise RuntimeError(f"wrk ({kind}) printed no summary:\n{out.decode()[-2000:]}")
+        data = json.loads(line[len("WRKJSON "):])
+        results[kind] = {
+            "rps": data["requests"] / (data["duration_us"] / 1e6),
+            "p50": data["p50_us"] / 1000, "p99": data["p99_us"] / 1000,
+            "errors": data["errors"] + data["timeouts"],
+        }
+    return results
+
+
+def main(argv: list[str]) -> int:
+    """Build (or reuse) the dataset, serve it, load it, print the table; 1 if the goal is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--clients", default="10,50")
+    parser.add_argument("--workers", default="2", help="comma-separated worker counts to compare")
+    parser.add_argument("--seconds", type=int, default=20)
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench_web needs wrk (apt-get install wrk)", file=sys.stderr)
+        return 2
+    home = build(args.records)
+    ensure_index(home)
+    rng = random.Random(5)
+    rows: list[list[object]] = []
+    search_p99_at_max: list[float] = []
+    max_clients = max(int(c) for c in args.clients.split(","))
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        work = Path(tmp)
+        lua = work / "mix.lua"
+        lua.write_text(LUA, encoding="utf-8")
+        for workers in (int(w) for w in args.workers.split(",")):
+            with Server(home, workers) as server:
+                manifests, services = image_records(server.url, args.records)
+                lists = {
+                    "search": search_paths(server.url, rng),
+                    "item": item_paths(args.records, rng),
+                    "manifest": manifests,
+                    "tile": tile_paths(server.url, services, rng),
+                }
+                files = {}
+                for kind, paths in lists.items():
+                    if not paths:
+                        raise RuntimeError(f"no {kind} paths for the benchmark")
+                    files[kind] = work / f"{kind}.txt"
+                    files[kind].write_text("\n".join(paths) + "\n", encoding="utf-8")
+                run_mix(server.url, files, lua, 4, 5)  # warm up: caches, page cache, JIT-free
+                for clients in (int(c) for c in args.clients.split(",")):
+                    load_before = os.getloadavg()[0]
+                    results = run_mix(server.url, files, lua, clients, args.seconds)
+                    total = sum(r["rps"] for r in results.values())
+                    for kind, r in results.items():
+                        rows.append([workers, clients, kind, split_clients(clients)[kind],
+                                     r["rps"], r["p50"], r["p99"], int(r["errors"])])
+                        if kind == "search" and clients == max_clients:
+                            search_p99_at_max.append(r["p99"])
+                    rows.append([workers, clients, "all", clients, total, "", "",
+                                 f"load {load_before:.1f}"])
+    print_table(f"Web front end under load ({args.records:,} records, wrk on 127.0.0.1, "
+                f"{args.seconds} s per run)",
+                ["workers", "clients", "kind", "connections", "requests/s", "p50 ms",
+                 "p99 ms", "errors"], rows)
+    best = min(search_p99_at_max) if search_p99_at_max else float("nan")
+    verdict = "met" if best <= GOAL_MS else "missed"
+    print(f"\nGoal: search page p99 <= {GOAL_MS:.0f} ms at {max_clients} clients: {verdict} "
+          f"({best:.0f} ms). Load average now {os.getloadavg()[0]:.1f}.")
+    return 0 if verdict == "met" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
