@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,6 +102,63 @@ def bdi(value: Any) -> Markup:
     return Markup("<bdi>%s</bdi>") % escape(value)
 
 
+# Unicode bidi formatting characters: embeddings and overrides (closed by PDF, U+202C) and
+# isolates (closed by PDI, U+2069).
+_EMBEDDINGS = frozenset("\u202a\u202b\u202d\u202e")
+_ISOLATES = frozenset("\u2066\u2067\u2068")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def isolate_bidi(text: str) -> str:
+    """Text with bidi controls closed and the whole wrapped in FSI…PDI, so it cannot reorder
+    what follows it; text without bidi controls is returned unchanged."""
+    if not _BIDI.search(text):
+        return text
+    stack: list[str] = []
+    out: list[str] = []
+    for ch in text:
+        if ch in _EMBEDDINGS:
+            stack.append("\u202c")
+        elif ch in _ISOLATES:
+            stack.append("\u2069")
+        elif ch == "\u202c":
+            if not stack or stack[-1] != ch:
+                continue  # a stray PDF: dropped
+            stack.pop()
+        elif ch == "\u2069":
+            if ch not in stack:
+                continue  # a stray PDI would close our own isolate: dropped
+            while stack.pop() != ch:  # a PDI also closes the embeddings opened inside it
+                pass
+        out.append(ch)
+    return "\u2068" + "".join(out) + "".join(reversed(stack)) + "\u2069"
+
+
+def _finalize(value: Any) -> Any:
+    # Every {{ value }} of every template, Markup too (highlights, translated messages with
+    # values): bidi controls are closed and isolated. |tojson output has none left (see below).
+    if isinstance(value, Markup):
+        # Safe: isolate_bidi only adds or drops bidi control characters, never markup.
+        return Markup(isolate_bidi(str(value)))  # noqa: S704
+    if isinstance(value, str):
+        return isolate_bidi(value)
+    return value
+
+
+# Bidi controls and the line/paragraph separators, written as \\u escapes by |tojson.
+_JSON_ESCAPED = re.compile("[\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def _json_dumps_for(app: Flask) -> Any:
+    """The app's JSON dumps for |tojson, with invisible controls as \\u escapes (valid JSON)."""
+    dumps = app.json.dumps
+
+    def json_dumps(obj: Any, **kwargs: Any) -> str:
+        return _JSON_ESCAPED.sub(lambda m: f"\\u{ord(m[0]):04x}", dumps(obj, **kwargs))
+
+    return json_dumps
+
+
 def check_limits() -> None:
     """Refuse oversized bodies (413), long URLs (414) and too many query parameters (400)."""
     config = current_app.config
@@ -139,6 +197,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(safe_url)
     app.add_template_filter(bdi)
     app.add_template_test(is_safe_url, "safe_url")
+    app.jinja_env.finalize = _finalize
+    app.jinja_env.policies["json.dumps_function"] = _json_dumps_for(app)
     for code in (400, 405, 413, 414):
         app.register_error_handler(code, error_page)
 
