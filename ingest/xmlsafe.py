@@ -36,12 +36,17 @@ def _check(root: etree._Element) -> None:
         raise XmlRejected("XInclude elements are not processed; refused")
 
 
+def _check_start(head: bytes, source: str) -> None:
+    # NUL bytes outside UTF-16 mean a binary or mis-encoded file, whatever libxml2 makes of it.
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise XmlRejected(f"{source}: NUL bytes in an XML document; refused")
+
+
 def parse_xml_bytes(data: bytes, source: str = "input") -> etree._Element:
     """Parse untrusted XML bytes; raise XmlRejected with a position and reason when refused."""
     if len(data) > MAX_BYTES:
         raise XmlRejected(f"{source}: {len(data):,} bytes is over the limit of {MAX_BYTES:,}")
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise XmlRejected(f"{source}: NUL bytes in an XML document; refused")
+    _check_start(data[:4096], source)
     try:
         tree = etree.fromstring(data, parser=_parser()).getroottree()
     except etree.XMLSyntaxError as exc:
@@ -111,6 +116,11 @@ def iter_located(path: Path, local_name: str) -> Iterator[tuple[str, etree._Elem
     before it.
     """
     _check_size(path)
+    try:
+        with path.open("rb") as head:
+            _check_start(head.read(4096), str(path))
+    except OSError as exc:
+        raise XmlRejected(f"{path}: cannot read: {exc.strerror or exc}") from None
     events = etree.iterparse(
         str(path), events=("start", "end"), resolve_entities=False, no_network=True,
         load_dtd=False, dtd_validation=False, huge_tree=False, remove_pis=True,

@@ -1,4 +1,4 @@
-"""Hostile XML through run_batch with the DC, EAD and METS readers: refused, survived, no leaks."""
+"""Hostile XML through run_batch with every XML reader: refused, survived, no leaks."""
 
 from __future__ import annotations
 
@@ -23,8 +23,20 @@ WRAP = {
     "mets": ('<mods xmlns="http://www.loc.gov/mods/v3"><recordInfo><recordIdentifier>h1'
              "</recordIdentifier></recordInfo><titleInfo><title>{body}</title></titleInfo>",
              "</mods>"),
+    # Read as streams: the same refusals must hold record by record.
+    "lido": ('<lido:lidoWrap xmlns:lido="http://www.lido-schema.org"><lido:lido><lido:lidoRecID>'
+             "h1</lido:lidoRecID><lido:descriptiveMetadata><lido:objectIdentificationWrap>"
+             "<lido:titleWrap><lido:titleSet><lido:appellationValue>{body}",
+             "</lido:appellationValue></lido:titleSet></lido:titleWrap>"
+             "</lido:objectIdentificationWrap></lido:descriptiveMetadata></lido:lido>"
+             "</lido:lidoWrap>"),
+    "marcxml": ('<collection xmlns="http://www.loc.gov/MARC21/slim"><record><leader>00000cam a2200000'
+                ' a 4500</leader><controlfield tag="001">h1</controlfield><datafield tag="245" '
+                'ind1="0" ind2="0"><subfield code="a">{body}',
+                "</subfield></datafield></record></collection>"),
 }
-ROOT = {"dc": "oai_dc:dc", "ead": "ead", "mets": "mods"}
+ROOT = {"dc": "oai_dc:dc", "ead": "ead", "mets": "mods", "lido": "lido:lidoWrap",
+        "marcxml": "collection"}
 
 
 @pytest.fixture
@@ -89,7 +101,7 @@ def ingest(settings: Settings, fmt: str, path: Path) -> BatchReport:
         return run_batch(archive, get_reader(fmt), path)
 
 
-@pytest.mark.parametrize("fmt", ["dc", "ead", "mets"])
+@pytest.mark.parametrize("fmt", ["dc", "ead", "mets", "lido", "marcxml"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_hostile_file_is_refused_whole(settings: Settings, tmp_path: Path,
                                        secret: tuple[Path, str], fmt: str, case: str) -> None:
@@ -105,8 +117,9 @@ def test_hostile_file_is_refused_whole(settings: Settings, tmp_path: Path,
     assert leaked(settings.home, [secret[1], *hostname()]) == []
 
 
+@pytest.mark.parametrize("fmt", ["dc", "lido"])  # parsed whole, and streamed
 def test_reasons_say_what_was_wrong(settings: Settings, tmp_path: Path,
-                                    secret: tuple[Path, str]) -> None:
+                                    secret: tuple[Path, str], fmt: str) -> None:
     expected = {
         "xxe-file": "entity reference", "billion-laughs": "entity",
         "quadratic-blowup": "entity", "xinclude": "XInclude",
@@ -116,8 +129,8 @@ def test_reasons_say_what_was_wrong(settings: Settings, tmp_path: Path,
     }
     for case, words in expected.items():
         path = tmp_path / f"{case}.xml"
-        path.write_bytes(CASES[case]("dc", secret[0]))
-        reason = ingest(settings, "dc", path).rejected[0].reason
+        path.write_bytes(CASES[case](fmt, secret[0]))
+        reason = ingest(settings, fmt, path).rejected[0].reason
         assert words in reason, (case, reason)
 
 
