@@ -57,7 +57,9 @@ def record_summaries(archive: Archive, ids: list[str], langs: list[str]
         "PREFIX dc: <http://purl.org/dc/elements/1.1/> "
         "PREFIX dcterms: <http://purl.org/dc/terms/> "
         "PREFIX mem: <https://w3id.org/memoria/ns#> "
+        "PREFIX edm: <http://www.europeana.eu/schemas/edm/> "
         f"SELECT ?r ?title ?level ?parent WHERE {{ VALUES ?r {{ {values} }} "
+        "?r a edm:ProvidedCHO . "
         "OPTIONAL { ?r dc:title ?title } OPTIONAL { ?r mem:level ?level } "
         "OPTIONAL { ?r dcterms:isPartOf ?parent } }"
     )

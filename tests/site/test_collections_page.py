@@ -23,9 +23,10 @@ from tests.conftest import BASE_URL, CORPUS, SAMPLE_MAPPING
 DEMO = "demo"  # the namespace of archive/demo/mapping.toml
 EAD = CORPUS / "ead" / "nlm_alphaomegaalpha_ead2002.xml"
 EVIL_TITLE = '</script><script>alert("x")</script>&<b>'
+EVIL_PLACE = 'Plaza "<img src=x onerror=alert(1)>"</script>'
 EVIL_CSV = f"""inv,titulo,title,fecha,autor,temas,lugar,lat,lon,derechos,padre,orden,nivel,imagen
 EVIL,"{EVIL_TITLE.replace('"', '""')}",,1901,,,Oaxaca,17.0654,-96.7236,CC0,,1,fonds,
-EVIL-1,Parte,Part one,1902,,,Oaxaca,17.0654,-96.7236,CC0,EVIL,1,file,
+EVIL-1,Parte,Part one,1902,,,"{EVIL_PLACE.replace('"', '""')}",17.07,-96.72,CC0,EVIL,1,file,
 """
 
 
