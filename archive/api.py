@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
+from archive.ids import is_record_id
 from search.backend import BBox, SearchQuery, SearchResult, Sort, facet_defs
 
 MAX_QUERY_CHARS = 500
@@ -70,6 +71,9 @@ def parse_query(args: MultiDict[str, str], *, size_default: int = 20) -> SearchQ
     size = _int(args, "size", size_default)
     if size is None or not 0 <= size <= MAX_PAGE:
         raise QueryError(f"size must be between 0 and {MAX_PAGE}")
+    within = args.get("within") or None
+    if within is not None and not is_record_id(within):
+        raise QueryError("within must be a record id")
     sort = args.get("sort", "relevance")
     if sort not in {s.value for s in Sort}:
         raise QueryError(f"sort must be one of {', '.join(s.value for s in Sort)}")
@@ -77,7 +81,7 @@ def parse_query(args: MultiDict[str, str], *, size_default: int = 20) -> SearchQ
         return SearchQuery(
             text=text, filters=filters, year_from=_int(args, "from"), year_to=_int(args, "to"),
             bbox=bbox, sort=Sort(sort), page=_int(args, "page", 1) or 1, size=size,
-            search_after=after,
+            search_after=after, within=within,
         )
     except ValueError as exc:
         raise QueryError(str(exc)) from None

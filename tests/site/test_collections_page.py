@@ -200,3 +200,12 @@ def test_timeline_html_has_linked_bars_and_a_table(site: Flask) -> None:
     assert bars and all(f"f.collection={DEMO}-GZ" in url for url, _ in bars)
     assert "<table" in html and "<svg" in html and 'role="img"' in html
     assert " style=" not in html  # the CSP refuses style attributes
+
+
+def test_search_within_a_node_finds_exactly_its_subtree(site: Flask) -> None:
+    archive: Archive = site.extensions["memoria"]
+    client = site.test_client()
+    for rid in (f"{DEMO}-OAX-S02", f"{DEMO}-GZ", "museo-EVIL"):
+        data = client.get(f"/api/search?within={rid}&size=100").get_json()
+        assert sorted(h["id"] for h in data["hits"]) == sorted(subtree(archive, rid)), rid
+    assert client.get("/api/search?within=<script>").status_code == 400
