@@ -80,7 +80,8 @@ def label_of(archive: Archive, rid: str, langs: list[str]) -> dict[str, Any] | N
     literals = [o for o in g.objects(cho, DC.title) if isinstance(o, Literal)]
     titles = []
     for lang in langs:
-        chosen = pick_language(literals, [lang])
+        # A language without a title falls back to the other chosen ones first.
+        chosen = pick_language(literals, [lang, *langs])
         text = str(chosen) if chosen is not None else title_of(g, cho, [lang])
         found = chosen.language if chosen is not None else None
         titles.append({"lang": lang, "text": text, "text_lang": found,
