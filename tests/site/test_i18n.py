@@ -175,3 +175,16 @@ def test_english_without_compiled_catalogues(tmp_path: Path, settings) -> None: 
         assert _lang(resp.text) == "zh-Hans" and _nav(resp.text) == NAV["en"]
     finally:
         app.extensions["memoria"].close()
+
+
+@pytest.mark.parametrize("tag,labels", [
+    ("en", ["Creator", "Date", "Place", "Subject"]),
+    ("zh-Hans", ["创作者", "日期", "地点", "主题"]),
+    ("es", ["Autor", "Fecha", "Lugar", "Tema"]),
+])
+def test_item_page_field_labels_are_translated(loaded: Flask, tag: str,
+                                               labels: list[str]) -> None:
+    html = loaded.test_client().get(f"/item/museo-I1?lang={tag}").text
+    shown = [dt.text_content().strip()
+             for dt in lxml_html.fromstring(html).cssselect("dl.metadata dt")]
+    assert set(labels) <= set(shown), shown

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from lxml import html as lxml_html
+from werkzeug.serving import make_server
 
 from archive.record import RecordBuilder, RecordDraft
 from archive.service import Provenance
@@ -37,9 +42,18 @@ X1,"{SCRIPT_TITLE}","<img src=x onerror=alert(1)>",1700,"<b>Autor</b>",<i>tema</
 X2,"{BREAKOUT_TITLE}",Breakout,1701,,templos,Oaxaca,17.06,-96.72,CC0,,2,item,
 X3,"{RLO_TITLE}",Harbour plan,1702,,templos,Campeche,19.84,-90.53,CC0,,3,item,
 """
+# A tile server on plain http (refused port): the CSP must allow it, and nothing leaves the host.
+TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
 # Attributes a browser follows or runs.
 URL_ATTRIBUTES = ("href", "src", "action", "formaction", "xlink:href", "poster", "srcset")
 JSON_TYPES = ("application/json", "application/ld+json")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _save_link_record(app: Flask) -> None:
@@ -60,14 +74,17 @@ def _save_link_record(app: Flask) -> None:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """An instance with the sample collection and records with hostile metadata."""
     ensure_catalogues()
     tmp = tmp_path_factory.mktemp("hostile")
-    settings = load_settings({"home": str(tmp / "home"), "base_url": BASE_URL, "fsync": False},
-                             environ={})
+    # Served on this port by live_hostile, so that ids and images are same-origin there.
+    base_url = f"http://127.0.0.1:{_free_port()}"
+    settings = load_settings({"home": str(tmp / "home"), "base_url": base_url, "fsync": False,
+                              "map_tile_url": TILES}, environ={})
     app = create_app(settings)
     app.config["TESTING"] = True
+    app.config["MEMORIA_TEST_PORT"] = int(base_url.rsplit(":", 1)[1])
     source = tmp / "source"
     source.mkdir()
     (source / "mapping.toml").write_text(SAMPLE_MAPPING.replace('"museo"', '"hostile"'),
@@ -168,6 +185,7 @@ def test_pages_errors_static_and_iiif_carry_the_headers(hostile: Flask) -> None:
             assert policy["style-src"] == ["'self'"], path
             assert policy["default-src"] == ["'self'"], path
             assert "https:" in policy["img-src"] and "data:" in policy["img-src"], path
+            assert "http://127.0.0.1:9" in policy["img-src"], path
     assert client.get("/no-such-page").status_code == 404
 
 
@@ -176,8 +194,12 @@ def test_item_pages_with_a_viewer_keep_the_viewer_policy(hostile: Flask) -> None
     resp = client.get("/item/hostile-X1")
     assert resp.status_code == 200
     assert "data-memoria-viewer" in resp.text
-    assert resp.headers["Content-Security-Policy"] == VIEWER_CSP
+    # The viewers' policy, with this instance's http tile server added to img-src.
+    assert resp.headers["Content-Security-Policy"] == merge_policy(VIEWER_CSP, site_policy(TILES))
     policy = assert_headers(resp, "viewer page")
+    viewer = _policy(VIEWER_CSP)
+    assert all(set(sources) <= set(policy[name]) for name, sources in viewer.items())
+    assert policy["img-src"] == [*viewer["img-src"], "http://127.0.0.1:9"]
     assert "'unsafe-inline'" not in policy["default-src"]
 
 
@@ -317,3 +339,53 @@ def test_isolate_bidi_closes_what_it_opens() -> None:
     assert isolate_bidi("\u202eabc") == "\u2068\u202eabc\u202c\u2069"
     assert isolate_bidi("\u2067\u202ex\u2069y") == "\u2068\u2067\u202ex\u2069y\u2069"
     assert isolate_bidi("\u202c\u2069z") == "\u2068z\u2069"  # stray closers cannot escape
+
+
+# In a real browser ------------------------------------------------------------------------------
+
+# Pages of every kind, with the hostile records in them (X1 has an image: Mirador draws).
+BROWSER_PAGES = ["/?lang=es", "/search?q=alert&lang=es", "/search?q=templo&lang=zh-Hans",
+                 "/item/hostile-X1?lang=es", "/item/hostile-X2?lang=es", "/item/hostile-X3",
+                 "/item/hostile-X4", "/collections", "/places", "/timeline",
+                 "/labels?ids=hostile-X1,hostile-X2,hostile-X3", "/no-such-page"]
+# Records every CSP violation, before any page script runs (CDP scripts are exempt from CSP).
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__csp.push(e.effectiveDirective + " " + e.blockedURI + " " + (e.sourceFile || ""));
+});
+window.__alerts = [];
+window.alert = function (m) { window.__alerts.push(String(m)); };
+"""
+
+
+@pytest.fixture(scope="module")
+def live_hostile(hostile: Flask) -> Iterator[str]:
+    """The hostile instance served by a real HTTP server on 127.0.0.1 (a free port)."""
+    server = make_server("127.0.0.1", hostile.config["MEMORIA_TEST_PORT"], hostile,
+                         threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="hostile-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def test_no_script_runs_and_nothing_breaks_the_policy_in_chromium(live_hostile: str) -> None:
+    from tests.browser.conftest import chromium
+
+    with chromium() as driver:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_CSP})
+        for path in BROWSER_PAGES:
+            driver.get(live_hostile + path)
+            time.sleep(2.5 if "X1" in path else 0.8)  # deferred scripts, Leaflet, Mirador
+            violations = driver.execute_script("return window.__csp")
+            alerts = driver.execute_script("return window.__alerts")
+            assert violations == [], f"{path}: {violations}"
+            assert alerts == [], f"{path}: a script from the metadata ran: {alerts}"
+            logged = [e["message"] for e in driver.get_log("browser")
+                      if "Content Security Policy" in e["message"]]
+            assert logged == [], f"{path}: {logged}"
+            assert driver.find_elements("css selector", "header.site nav.languages a"), path
