@@ -11,8 +11,10 @@ the Tantivy reader, on the same sync interval. Workers for every core, not one G
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -230,6 +232,9 @@ def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
 
 def run_server(settings: Settings, host: str, port: int) -> None:
     """Serve until interrupted."""
+    if not settings.secret_key:
+        # One key for every worker (made before the fork), or each would sign differently.
+        settings = dataclasses.replace(settings, secret_key=secrets.token_hex(32))
     options = server_options(settings, host, port)
     print(f"Memoria serving {settings.home} on http://{host}:{port}/ with {settings.workers} "
           f"workers (public URL {settings.base_url})", flush=True)
