@@ -18,9 +18,10 @@ from rdflib import Graph, URIRef
 from archive.ids import Minter, is_image_id, is_record_id
 from archive.indexer import IndexFeed
 from archive.pyramids import Pyramids, images_of
-from archive.rdfio import ox_to_graph, parse_stored, parse_stored_graph, serialize_stored
+from archive.rdfio import parse_stored, parse_stored_graph, serialize_stored
 from archive.rdfstore import RdfStore, RdfStoreError
 from archive.record import RecordDraft
+from archive.recordgraph import RecordGraph
 from archive.settings import Settings
 from archive.state import StateDb, utc_now
 from archive.storage import FixityReport, Storage, VersionInfo, WriteRequest
@@ -372,12 +373,24 @@ class Archive:
         self._derive_buffer.clear()
         # If this raises, the records stay on the pending queue; sync() derives them again.
         self.rdf.replace_graphs((self.minter.graph(rid), triples) for rid, triples in buffered)
+        # Made after the store update, so hierarchies see every graph of this flush. Siblings
+        # share their ancestors: the store is asked once per parent, not once per record.
+        above: dict[str, tuple[list[str], str | None]] = {}
+        is_part_of = ox.NamedNode(str(DCTERMS.isPartOf))
         for rid, triples in buffered:
-            # Made after the store update, so collection_of sees every graph of this flush.
-            # SimpleMemory: half the cost of rdflib's default store to fill and to query, and
-            # the document needs only triple patterns (no contexts).
-            graph = ox_to_graph(triples, Graph(store="SimpleMemory", bind_namespaces="none"))
-            self.index.add(self.document(rid, graph))
+            # The light graph answers the document's rdflib-style calls at a fraction of the
+            # cost of filling an rdflib Graph.
+            graph = RecordGraph(triples)
+            parents = graph.values(ox.NamedNode(self.minter.item(rid)), is_part_of)
+            parent = self.minter.record_id_of(parents[0].value) if len(parents) == 1 else None
+            hierarchy = None
+            if parent is not None:
+                if parent not in above:
+                    above[parent] = self.ancestors_of(parent)
+                ancestors, top = above[parent]
+                if rid not in ancestors and parent != rid:  # a cycle is asked about directly
+                    hierarchy = ([parent, *ancestors], top)
+            self.index.add(self.document(rid, graph, hierarchy))
         return len(buffered)
 
     @contextmanager
@@ -395,12 +408,18 @@ class Archive:
             if not self._deferring:
                 self._flush_derived()
 
-    def document(self, rid: str, graph: Graph) -> dict[str, Any]:
-        """The search document of a record (the one function in search/ makes it)."""
+    def document(self, rid: str, graph: Graph | RecordGraph,
+                 hierarchy: tuple[list[str], str | None] | None = None) -> dict[str, Any]:
+        """The search document of a record (the one function in search/ makes it).
+
+        `hierarchy` is what `ancestors_of(rid)` would answer, when the caller knows it already.
+        """
         from search.document import record_document
 
-        ancestors, top = self.ancestors_of(rid)
-        return record_document(graph, rid, self.minter, collection=top, ancestors=ancestors)
+        ancestors, top = hierarchy if hierarchy is not None else self.ancestors_of(rid)
+        # A RecordGraph answers every rdflib Graph call record_document makes.
+        return record_document(graph, rid, self.minter,  # type: ignore[arg-type]
+                               collection=top, ancestors=ancestors)
 
     def ancestors_of(self, rid: str) -> tuple[list[str], str | None]:
         """The ids of every record above one (any order) and the top of its hierarchy."""
