@@ -235,7 +235,7 @@ def test_researcher_path(demo_server: str, browser: Any) -> None:
     assert decode_qr(png) == f"{base}/item/{rid}"
 
     # Print the label sheet of this item and two others.
-    driver.get(f"{base}/labels?id={rid}&id=demo-OAX-0001&id=demo-CAM-0001&lang=en")
+    driver.get(f"{base}/labels?id={rid}&id=demo-OAX-0001&id=demo-CAM-0001&langs=en&lang=en")
     titles = [e.text for e in driver.find_elements("css selector", ".label-title")]
     assert len(titles) >= 3 and all(titles), titles
     save_screenshot(driver, "path-6-labels")
