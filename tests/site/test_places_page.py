@@ -86,7 +86,7 @@ def test_place_page_lists_the_items_at_and_near_it(site: Flask) -> None:  # noqa
 def test_place_page_html_and_paging(site: Flask) -> None:  # noqa: F811
     client = site.test_client()
     html = client.get(f"/place?name={quote(OAXACA)}").get_data(as_text=True)
-    assert "<h1>Oaxaca de Juárez, Oaxaca, Mexico</h1>" in html
+    assert "<h1><bdi>Oaxaca de Juárez, Oaxaca, Mexico</bdi></h1>" in html
     assert 'href="/item/demo-OAX-0005"' in html
     options = embedded_json(html, "place-map")
     assert options["bbox"][0] < 17.06 < options["bbox"][2]
