@@ -61,7 +61,9 @@ def url_with_lang(tag: str) -> str:
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
     if len(request.query_string) > 2048:  # a refused, overlong address is not repeated
         args = []
-    return f"{request.script_root}{request.path}?{urlencode([*args, ('lang', tag)])}"
+    # One leading slash: "//host" or "/\\host" in a 404's path would link to another site.
+    path = "/" + request.path.lstrip("/\\")
+    return f"{request.script_root}{path}?{urlencode([*args, ('lang', tag)])}"
 
 
 def has_endpoint(name: str) -> bool:
@@ -72,7 +74,8 @@ def has_endpoint(name: str) -> bool:
 def _remember_choice(resp: Response) -> Response:
     chosen = request.args.get("lang")
     if chosen and (locale := _locale_of(chosen)):
-        resp.set_cookie(COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+        resp.set_cookie(COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=request.is_secure)
     if request.blueprint is None and request.endpoint != "static":
         # The page's words (and its metadata) depend on these; shared caches must know.
         resp.vary.add("Cookie")

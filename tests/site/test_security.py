@@ -389,3 +389,14 @@ def test_no_script_runs_and_nothing_breaks_the_policy_in_chromium(live_hostile: 
                       if "Content Security Policy" in e["message"]]
             assert logged == [], f"{path}: {logged}"
             assert driver.find_elements("css selector", "header.site nav.languages a"), path
+
+
+@pytest.mark.parametrize("path", ["//evil.example/x", "/\\evil.example/x", "///evil.example"])
+def test_language_links_stay_on_the_site(hostile: Flask, path: str) -> None:
+    # As a server passes it on (the test client would read "//host" as a host).
+    resp = hostile.test_client().get("/", environ_overrides={"PATH_INFO": path})
+    assert resp.status_code == 404
+    tree = lxml_html.fromstring(resp.text)
+    for a in tree.cssselect("nav.languages a"):
+        href = a.get("href")
+        assert href.startswith("/") and not href.startswith(("//", "/\\")), href
