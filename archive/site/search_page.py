@@ -12,14 +12,15 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from babel import Locale, UnknownLocaleError
-from flask import Flask, Response, current_app, request, url_for
+from flask import Flask, Response, current_app, g, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from archive.api import QueryError, parse_query
 from archive.site.i18n import preferred_languages, ui_language
-from archive.site.pages import get_archive, render_page
+from archive.site.pages import get_archive, render_page, wants_json
+from archive.site.security import isolate_bidi
 from archive.views import title_of
 from search.backend import FacetDef, Hit, SearchQuery, SearchResult, Sort, facet_defs
 
@@ -221,7 +222,8 @@ def search_url(state: MultiDict[str, str], endpoint: str = "search", **extra: st
     """The URL of a state (plus `extra` arguments)."""
     pairs = [(k, v) for k in state for v in state.getlist(k)]
     pairs += list(extra.items())
-    base = url_for(endpoint)
+    bases = g.setdefault("search_url_bases", {})
+    base = bases.get(endpoint) or bases.setdefault(endpoint, url_for(endpoint))
     return f"{base}?{urlencode(pairs)}" if pairs else base
 
 
@@ -294,7 +296,7 @@ def _hit_view(hit: Hit, langs: list[str]) -> dict[str, Any]:
     }
 
 
-def _facets_view(result: SearchResult, state: MultiDict[str, str], langs: list[str]
+def _facets_view(result: SearchResult, langs: list[str]
                  ) -> list[dict[str, Any]]:
     defs = {f.name: f for f in facet_defs()}
     out = []
@@ -307,8 +309,8 @@ def _facets_view(result: SearchResult, state: MultiDict[str, str], langs: list[s
             "key": b.key,
             "label": bucket_label(fdef, b.key, langs),
             "count": b.count,
+            "count_text": f"{b.count:,}",
             "selected": b.selected,
-            "url": search_url(_toggled(state, fdef.name, b.key)),
         } for n, b in enumerate(facet.buckets, 1)]
         out.append({"name": fdef.name, "label": facet_label(fdef), "kind": fdef.kind,
                     "buckets": buckets})
@@ -435,7 +437,7 @@ def page_data(query: SearchQuery, result: SearchResult, args: Mapping[str, Any]
     langs = _primary(preferred_languages())
     state = state_args(args)
     hits = [_hit_view(h, langs) for h in result.hits]
-    facets = _facets_view(result, state, langs)
+    facets = _facets_view(result, langs)
     export = changed(state)
     export.pop("size", None)
     return {
@@ -461,6 +463,30 @@ def page_data(query: SearchQuery, result: SearchResult, args: Mapping[str, Any]
     }
 
 
+def _row(name: str, b: Mapping[str, Any]) -> str:
+    esc = html.escape
+    box = f"f-{name}-{b['n']}"
+    checked = " checked" if b["selected"] else ""
+    return (f'<li><input type="checkbox" id="{box}" name="f.{esc(name)}" '
+            f'value="{esc(b["key"])}"{checked}><label for="{box}">'
+            f'<span class="facet-value">{esc(isolate_bidi(b["label"]))}</span> '
+            f'<span class="facet-count">{b["count_text"]}</span></label></li>\n')
+
+
+def facet_rows(facets: list[dict[str, Any]]) -> dict[str, tuple[Markup, Markup]]:
+    """Each facet's checkbox rows as HTML: the first few, and the rest behind "show more".
+
+    Built here rather than in a template loop: a page has ~150 of them and this is ~10x faster.
+    """
+    out = {}
+    for facet in facets:
+        rows = [_row(facet["name"], b) for b in facet["buckets"]]
+        # Safe: every value in a row went through html.escape in _row.
+        out[facet["name"]] = (Markup("".join(rows[:VISIBLE_BUCKETS])),  # noqa: S704
+                              Markup("".join(rows[VISIBLE_BUCKETS:])))  # noqa: S704
+    return out
+
+
 def _error_page(reason: str) -> Response:
     data = {"error": reason, "query": {"q": request.args.get("q", "")[:500]}}
     resp = render_page("search.html", data)
@@ -478,4 +504,6 @@ def register(app: Flask) -> None:
         except QueryError as exc:
             return _error_page(str(exc))
         result = get_archive().search(query)
-        return render_page("search.html", page_data(query, result, request.args))
+        data = page_data(query, result, request.args)
+        rows = {} if wants_json() else facet_rows(data["facets"])
+        return render_page("search.html", data, facet_rows=rows)

@@ -38,6 +38,8 @@
                      f.type === "text") && f.value === "") {
         f.disabled = true;
       }
+      // A select left at its default need not be in the URL either.
+      if (f.tagName === "SELECT" && f.getAttribute("data-default") === f.value) f.disabled = true;
     });
   }
 

@@ -322,7 +322,8 @@ def test_malicious_title_and_highlights_are_escaped(client: FlaskClient) -> None
     doc = lxml_html.fromstring(body)
     assert hit_ids(doc) == ["museo-X1"]
     link = doc.cssselect("li.hit .hit-title a")[0]
-    assert link.text_content() == EVIL_TITLE
+    # Shown as text, with its right-to-left override closed and isolated (FSI ... PDF PDI).
+    assert link.text_content() == "\u2068" + EVIL_TITLE + "\u202c\u2069"
     assert [m.text_content() for m in link.cssselect("mark")] == ["Templo", "falso"]
     assert not link.cssselect("script, b, img")
     snippet = doc.cssselect("li.hit .hit-snippet")[0]
