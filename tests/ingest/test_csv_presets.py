@@ -70,9 +70,10 @@ def test_palace_museum_every_row_goes_in(settings: Settings) -> None:
         "织绣画", "缂丝"}
     description = str(next(g.objects(cho, DC.description)))
     assert description.startswith("缂丝花鸟图轴，宋，纵26厘米")
-    # Dynasty names ("宋") are kept as the time span's label, without years.
+    # Dynasty names ("宋") are read as the dynasty's years and kept as the time span's label.
     span = next(g.objects(cho, DCTERMS.created))
-    assert (span, SKOS.prefLabel, Literal("宋")) in g and (span, MEM.beginYear, None) not in g
+    assert (span, SKOS.prefLabel, Literal("宋")) in g
+    assert (span, MEM.beginYear, Literal(960)) in g and (span, MEM.endYear, Literal(1279)) in g
 
 
 def test_unesco_file_with_one_stray_utf8_sequence(settings: Settings, tmp_path: Path) -> None:

@@ -191,7 +191,9 @@ def test_inah_sample_against_the_source() -> None:
     assert Literal("Colonial", lang="es") in labels(g, DC.subject)
     assert any("Creative Commons (by-nc-nd)" in w and "Copyright Not Evaluated" in w
                for w in draft.warnings)
-    assert any("1821-02-13 y 1821-03-12" in w for w in draft.warnings)
+    # "1821-02-13 y 1821-03-12" (two days, Spanish "y") is read as the year 1821.
+    assert not any("1821-02-13 y 1821-03-12" in w for w in draft.warnings)
+    assert (None, EDM.begin, Literal("1821")) in g and (None, EDM.end, Literal("1821")) in g
 
 
 def test_keyed_records_under_a_path(tmp_path: Path) -> None:

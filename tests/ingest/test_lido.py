@@ -75,7 +75,8 @@ def test_la_primavera_titles_creator_date_rights_images() -> None:
     assert (cho, URIRef("http://id.loc.gov/vocabulary/relators/art"), botticelli) in g
     span = next(g.objects(cho, DCTERMS.created))
     assert (span, MEM.beginYear, Literal(1480)) in g and (span, MEM.endYear, Literal(1485)) in g
-    assert Literal("um 1480 oder 1482/1485") in set(g.objects(cho, DC.date))
+    # The display date is now read itself (um = circa, oder = or): it labels the span.
+    assert Literal("um 1480 oder 1482/1485") in set(g.objects(span, SKOS.prefLabel))
     assert (agg, EDM.rights, URIRef("http://rightsstatements.org/vocab/NoC-OKLR/1.0/")) in g
     assert (agg, EDM.isShownAt, URIRef("https://www.bildindex.de/document/obj00154983")) in g
     # One image per resourceSet, the larger (not the thumbnail), in resourceSet order.
