@@ -100,16 +100,18 @@ def node_row(rid: str, info: dict[str, Any], below: int, parts: int) -> dict[str
     }
 
 
-def top_collections(archive: Archive, langs: list[str], limit: int = MAX_COLLECTIONS
-                    ) -> list[dict[str, Any]]:
-    """Top-level collections with how many records are below each: two index queries."""
+def top_collections(archive: Archive, langs: list[str], limit: int = MAX_COLLECTIONS,
+                    biggest: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Top-level collections (only the `biggest` if given) with how many records are below
+    each, by title, and how many there are in all: two index queries and one store query."""
     backend = search_backend(archive)
     sizes = backend.term_counts(SearchQuery(facets=False), "collection", size=limit)
-    ids = sorted(sizes)
+    ids = sorted(sizes, key=lambda rid: (-sizes[rid], rid))[:biggest]
     parts = backend.term_counts(SearchQuery(facets=False), "parent_id", keys=ids)
     info = record_summaries(archive, ids, langs)
-    rows = [node_row(rid, info.get(rid, {}), sizes[rid] - 1, parts.get(rid, 0)) for rid in ids]
-    return sorted(rows, key=lambda r: (r["title"].casefold(), r["id"]))
+    rows = [node_row(rid, info[rid], sizes[rid] - 1, parts.get(rid, 0))
+            for rid in ids if rid in info]
+    return sorted(rows, key=lambda r: (r["title"].casefold(), r["id"])), len(sizes)
 
 
 def children_page(archive: Archive, rid: str, langs: list[str], page: int
@@ -184,7 +186,7 @@ def register(app: Flask) -> None:
     @app.get("/collections", endpoint="collections")
     def collections() -> Response:
         archive = get_archive()
-        rows = top_collections(archive, preferred_languages())
+        rows, _count = top_collections(archive, preferred_languages())
         return render_page("collections.html", {
             "collections": rows, "total_records": search_backend(archive).count()})
 

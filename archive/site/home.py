@@ -52,13 +52,13 @@ def register(app: Flask) -> None:
         archive = get_archive()
         langs = preferred_languages()
         backend = search_backend(archive)
-        collections = top_collections(archive, langs)
-        biggest = sorted(collections, key=lambda c: (-c["records_below"], c["title"]))
+        collections, collection_count = top_collections(archive, langs,
+                                                        biggest=HOME_COLLECTIONS)
         places = places_with_counts(backend, SearchQuery(facets=False), HOME_PLACES)
         data = {
             "total_records": backend.count(),
-            "collections": sorted(biggest[:HOME_COLLECTIONS], key=lambda c: c["title"]),
-            "collection_count": len(collections),
+            "collections": collections,
+            "collection_count": collection_count,
             "places": places[:10],
             "place_count": len(places),
             "map": map_options(place_markers(places), gettext("Map of places")),

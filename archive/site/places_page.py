@@ -53,7 +53,7 @@ class PlacePoints:
 
 def point_of(backend: SearchBackend, name: str) -> tuple[float, float] | None:
     """A place's coordinates: the location of a record whose first place it is."""
-    result = backend.search(SearchQuery(filters={"place": [name]}, size=20, facets=False,
+    result = backend.search(SearchQuery(filters={"place": [name]}, size=10, facets=False,
                                         highlight=False))
     # A record's location is its first place that has coordinates: trust records that
     # name only this place, then those that name it first.
