@@ -7,6 +7,7 @@ import json
 import math
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -52,7 +53,9 @@ LEVEL_LABELS = {
 }
 _MARK = re.compile(r"(</?mark>)")
 _CC = re.compile(r"creativecommons\.org/licenses/([a-z-]+)/([\d.]+)")
-_COLLECTION_TITLES: dict[tuple[str, str], str] = {}
+# Collection titles label the collection facet; a page must not read records, so they are kept.
+COLLECTION_TITLE_TTL = 60.0
+_COLLECTION_TITLES: dict[tuple[str, str], tuple[str, float]] = {}
 _COLLECTION_LOCK = threading.Lock()
 
 
@@ -144,18 +147,20 @@ def _region_label(key: str, size: int) -> str:
 
 
 def _collection_label(rid: str, langs: list[str]) -> str:
-    """A collection's title; looked up once per process and language, not per request."""
+    """A collection's title, read from the archive at most once a minute per language."""
     key = (rid, langs[0])
+    now = time.monotonic()
     with _COLLECTION_LOCK:
-        if key in _COLLECTION_TITLES:
-            return _COLLECTION_TITLES[key]
+        cached = _COLLECTION_TITLES.get(key)
+    if cached and cached[1] > now:
+        return cached[0]
     archive = get_archive()
     record = archive.get(rid)
     title = title_of(record.graph, _cho(archive, rid), langs) if record else rid
     with _COLLECTION_LOCK:
         if len(_COLLECTION_TITLES) > 5000:
             _COLLECTION_TITLES.clear()
-        _COLLECTION_TITLES[key] = title
+        _COLLECTION_TITLES[key] = (title, now + COLLECTION_TITLE_TTL)
     return title
 
 

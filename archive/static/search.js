@@ -93,7 +93,8 @@
     function draw() {
       if (sel.from == null && sel.to == null) {
         brush.setAttribute("width", 0);
-        svg.setAttribute("aria-valuetext", "");
+        svg.setAttribute("aria-valuenow", lo);
+        svg.setAttribute("aria-valuetext", lo + "–" + (hi - 1));
         return;
       }
       var a = sel.from == null ? lo : sel.from, b = sel.to == null ? hi - 1 : sel.to;
