@@ -14,7 +14,7 @@ PORT   ?= 5000
 demo: export MEMORIA_HOME ?= $(CURDIR)/memoria-data
 demo: export MEMORIA_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: demo test setup setup-test lint check clean bench
+.PHONY: demo test setup setup-test lint check clean bench messages
 
 demo: setup
 	$(BIN)/memoria demo --host $(HOST) --port $(PORT)
@@ -27,6 +27,13 @@ setup: $(STAMP) $(VIEWERS) $(CATALOGS)
 # Chinese and Spanish: .mo files are built, not committed (fuzzy entries are left out).
 archive/translations/%/LC_MESSAGES/messages.mo: archive/translations/%/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel compile -d archive/translations -l $*
+
+# New or changed interface strings into the catalogues (then translate them, no fuzzy entries).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k lazy_gettext -k lazy_ngettext:1,2 \
+		--no-location --sort-output -o archive/translations/messages.pot archive
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete \
+		-i archive/translations/messages.pot -d archive/translations
 
 # Mirador and Universal Viewer from npm (versions pinned by package-lock.json).
 $(VIEWERS): package.json package-lock.json

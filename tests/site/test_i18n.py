@@ -18,6 +18,8 @@ from tests.site import TRANSLATIONS, ensure_catalogues
 
 ROOT = TRANSLATIONS.parents[1]
 LOCALES = ("zh_Hans", "es")
+# The keywords `make messages` extracts, besides pybabel's own (_, gettext, ngettext, ...).
+KEYWORDS = ("-k", "N_", "-k", "lazy_gettext", "-k", "lazy_ngettext:1,2")
 # What the nav says in each language (from the catalogues).
 NAV = {"en": ["Search", "Collections", "Places", "Labels"],
        "zh-Hans": ["检索", "馆藏", "地点", "标签"],
@@ -29,7 +31,7 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """Every msgid of the templates and modules, extracted now as the README says."""
     pot = tmp_path_factory.mktemp("pot") / "messages.pot"
     CommandLineInterface().run([
-        "pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "N_", "-o", str(pot),
+        "pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), *KEYWORDS, "-o", str(pot),
         str(ROOT / "archive"),
     ])
     with pot.open("rb") as f:
@@ -56,6 +58,7 @@ def test_extraction_finds_the_layout_strings(extracted: list[str]) -> None:
     assert {"Skip to content", "Search the archive", "Collections", "Nothing here"} <= \
         set(extracted)
     assert "Kind of object" in extracted  # marked with N_() in archive/site/i18n.py
+    assert "Relevance" in extracted  # lazy_gettext in archive/site/search_page.py
 
 
 @pytest.mark.parametrize("locale", LOCALES)
