@@ -128,17 +128,29 @@ def children_page(archive: Archive, rid: str, langs: list[str], page: int
     return rows, len(children)
 
 
-def breadcrumb(archive: Archive, rid: str, ancestors: list[str], langs: list[str]
-               ) -> list[dict[str, Any]]:
-    """The path from the top of the hierarchy down to a node's parent: one store query."""
-    info = record_summaries(archive, [*ancestors, rid], langs)
+def breadcrumb(rid: str, info: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The path from the top of the hierarchy down to a node's parent (from its summaries)."""
     chain: list[dict[str, Any]] = []
     current = info.get(rid, {}).get("parent")
-    while current is not None and current in info and len(chain) <= len(ancestors):
+    while current is not None and current in info and len(chain) < len(info):
         chain.insert(0, {"id": current, "title": info[current].get("title", current),
                          "url": url_for("collection", rid=current)})
         current = info[current].get("parent")
     return chain
+
+
+def unit_or_abort(archive: Archive, rid: str, langs: list[str]
+                  ) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """A unit's top and the summaries of it and its ancestors; 404 or 410 when it is not shown."""
+    if not is_record_id(rid):
+        abort(404, description=f"no record {rid}")
+    ancestors, top = archive.ancestors_of(rid)
+    info = record_summaries(archive, [*ancestors, rid], langs)
+    if rid not in info:
+        if archive.storage.exists(rid) and archive.is_withdrawn(rid):
+            abort(410, description=f"record {rid} has been withdrawn")
+        abort(404, description=f"no record {rid}")
+    return top, info
 
 
 def page_number() -> int:
@@ -194,26 +206,20 @@ def register(app: Flask) -> None:
     def collection(rid: str) -> Response:
         archive = get_archive()
         langs = preferred_languages()
-        if not is_record_id(rid) or archive.get(rid) is None:
-            abort(404, description=f"no record {rid}")
-        if archive.is_withdrawn(rid):
-            abort(410, description=f"record {rid} has been withdrawn")
+        top, info = unit_or_abort(archive, rid, langs)
         page = page_number()
         rows, total_parts = children_page(archive, rid, langs, page)
         pages = max(1, math.ceil(total_parts / PAGE_SIZE))
         if page > pages:
             abort(404, description="no such page")
-        ancestors, top = archive.ancestors_of(rid)
-        backend = search_backend(archive)
-        below = backend.count(SearchQuery(within=rid, facets=False))
-        node = node_row(rid, record_summaries(archive, [rid], langs).get(rid, {}), below,
-                        total_parts)
+        below = search_backend(archive).count(SearchQuery(within=rid, facets=False))
+        node = node_row(rid, info[rid], below, total_parts)
 
         def page_url(n: int) -> str:
             return url_for("collection", rid=rid, page=n)
 
         return render_page("collection.html", {
-            "node": node, "breadcrumb": breadcrumb(archive, rid, ancestors, langs),
+            "node": node, "breadcrumb": breadcrumb(rid, info),
             "children": rows, "page": page, "pages": pages, "page_size": PAGE_SIZE,
             "previous_url": page_url(page - 1) if page > 1 else None,
             "next_url": page_url(page + 1) if page < pages else None,
@@ -229,10 +235,8 @@ def register(app: Flask) -> None:
         node = None
         top = None
         if rid is not None:
-            if not is_record_id(rid) or archive.get(rid) is None:
-                abort(404, description=f"no record {rid}")
-            _ancestors, top = archive.ancestors_of(rid)
-            node = node_row(rid, record_summaries(archive, [rid], langs).get(rid, {}), 0, 0)
+            top, info = unit_or_abort(archive, rid, langs)
+            node = node_row(rid, info[rid], 0, 0)
         query = SearchQuery(within=rid, facets=False)
         backend = search_backend(archive)
         counts = backend.year_counts(query, interval=1)

@@ -209,3 +209,14 @@ def test_search_within_a_node_finds_exactly_its_subtree(site: Flask) -> None:
         data = client.get(f"/api/search?within={rid}&size=100").get_json()
         assert sorted(h["id"] for h in data["hits"]) == sorted(subtree(archive, rid)), rid
     assert client.get("/api/search?within=<script>").status_code == 400
+
+
+def test_withdrawn_unit_is_gone_from_the_tree(site: Flask) -> None:
+    """Last in this module: it changes the shared instance."""
+    archive: Archive = site.extensions["memoria"]
+    client = site.test_client()
+    assert archive.withdraw("museo-EVIL-1", "test") is not None
+    assert client.get("/collection/museo-EVIL-1").status_code == 410
+    assert client.get("/timeline?collection=museo-EVIL-1").status_code == 410
+    data = client.get("/collection/museo-EVIL?format=json").get_json()
+    assert data["children"] == [] and data["node"]["records_below"] == 0
