@@ -174,6 +174,12 @@ def check_limits() -> None:
         abort(400, description="too many query parameters")
 
 
+def error_detail(error: HTTPException) -> str:
+    """What went wrong in particular (e.g. "no record x"), or "" for werkzeug's stock text."""
+    description = error.description or ""
+    return "" if description == type(error).description else description
+
+
 def error_page(error: HTTPException) -> tuple[Response | str, int]:
     """A refused request as the site's error page, or as JSON for the JSON twin and the APIs."""
     code = error.code or 400
@@ -197,6 +203,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(safe_url)
     app.add_template_filter(bdi)
     app.add_template_test(is_safe_url, "safe_url")
+    app.add_template_global(error_detail)
     app.jinja_env.finalize = _finalize
     app.jinja_env.policies["json.dumps_function"] = _json_dumps_for(app)
     for code in (400, 405, 413, 414):
