@@ -352,15 +352,16 @@ def _map_view(result: SearchResult, hits: list[dict[str, Any]], query: SearchQue
     cells = next((f.buckets for f in result.facets if f.name == MAP_FACET), [])
     for cell in cells:
         shown = points.get(cell.key, [])
-        if cell.count <= len(shown) or not cell.count:
+        if cell.count <= len(shown):
             continue  # every record of the cell is already a point on the map
+        # The bubble counts the region's records that are not points on this page.
         if shown:
             lat = sum(h["location"]["lat"] for h in shown) / len(shown)
             lon = sum(h["location"]["lon"] for h in shown) / len(shown)
         else:
             south, west = (float(x) for x in cell.key.split(","))
             lat, lon = south + size / 2, west + size / 2
-        markers.append({"lat": lat, "lon": lon, "count": cell.count,
+        markers.append({"lat": lat, "lon": lon, "count": cell.count - len(shown),
                         "label": _region_label(cell.key, size), "cell": cell.key})
     box = query.bbox
     return {

@@ -21,14 +21,16 @@
  *                         // (the CSP forbids inline scripts; this is how pages pass data).
  *   MemoriaMap.bboxParam(bbox)  // "s,w,n,e" for a URL (bbox=...)
  *
- * A marker with count > 1 is drawn as a cluster bubble showing the count; labels are set with
- * textContent (never as HTML) and only http(s) or same-site URLs become links.
+ * A marker with count > 1 is drawn as a cluster bubble showing the count, under the points;
+ * labels are set with textContent (never as HTML) and only http(s) or same-site URLs become links.
  * Markers are circle markers and div icons, so no marker images are loaded.
  * Include static/vendor/leaflet/leaflet.css and static/maps.css (cluster bubbles, blank
  * background, the default height of class "memoria-map"); an element with no height gets 20rem.
  */
 (function (global) {
   "use strict";
+
+  var CLUSTER_PANE = "memoriaClusters";
 
   function round(x) { return Math.round(x * 1e4) / 1e4; }
   function clamp(x, lo, hi) { return Math.max(lo, Math.min(hi, x)); }
@@ -77,6 +79,7 @@
     var layer;
     if (marker.count > 1) {
       layer = L.marker([lat, lon], { icon: clusterIcon(marker.count), keyboard: true,
+        pane: CLUSTER_PANE,
         title: String(marker.label || "") + " (" + marker.count + ")" });
     } else {
       layer = L.circleMarker([lat, lon], { radius: 7, weight: 2, color: "#7a2e0e",
@@ -98,13 +101,15 @@
       element.setAttribute("role", "region");
       element.setAttribute("aria-label", options.label);
     }
-    var map = L.map(element, { worldCopyJump: true, minZoom: 1 });
+    var map = L.map(element, { worldCopyJump: true, minZoom: 0 });
     if (options.tileUrl) {
       L.tileLayer(options.tileUrl, { maxZoom: 19, attribution: options.attribution || "" })
         .addTo(map);
     } else {
       element.classList.add("memoria-map-blank");
     }
+    // Bubbles lie under the points (overlayPane is 400), so a point is never hidden.
+    map.createPane(CLUSTER_PANE).style.zIndex = 350;
     var group = L.featureGroup().addTo(map);
     var markers = [];
 
@@ -121,7 +126,7 @@
       if (group.getLayers().length) {
         map.fitBounds(group.getBounds(), { padding: [24, 24], maxZoom: 12 });
       } else {
-        map.setView(options.center || [20, 0], options.zoom || 1);
+        map.setView(options.center || [20, 0], options.zoom || 0);
       }
     }
 
