@@ -218,4 +218,8 @@ def register(app: Flask) -> None:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", REFERRER_POLICY)
         resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        # Not Cross-Origin-Resource-Policy: IIIF images and manifests are for other sites too.
+        resp.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if request.is_secure:
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return resp

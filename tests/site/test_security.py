@@ -164,6 +164,8 @@ def assert_headers(resp, where: str) -> dict[str, list[str]]:  # type: ignore[no
     """The safety headers every response carries; returns the parsed CSP."""
     assert resp.headers["X-Content-Type-Options"] == "nosniff", where
     assert resp.headers["Referrer-Policy"] == "strict-origin-when-cross-origin", where
+    assert resp.headers["Cross-Origin-Opener-Policy"] == "same-origin", where
+    assert "Cross-Origin-Resource-Policy" not in resp.headers, where  # IIIF is for everyone
     policy = _policy(resp.headers["Content-Security-Policy"])
     assert policy["frame-ancestors"] == ["'self'"], where
     assert policy["object-src"] == ["'none'"], where
@@ -187,6 +189,9 @@ def test_pages_errors_static_and_iiif_carry_the_headers(hostile: Flask) -> None:
             assert "https:" in policy["img-src"] and "data:" in policy["img-src"], path
             assert "http://127.0.0.1:9" in policy["img-src"], path
     assert client.get("/no-such-page").status_code == 404
+    assert "Strict-Transport-Security" not in client.get("/").headers
+    secure = client.get("/", base_url="https://127.0.0.1")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
 def test_item_pages_with_a_viewer_keep_the_viewer_policy(hostile: Flask) -> None:
