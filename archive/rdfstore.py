@@ -61,9 +61,11 @@ class RdfStore:
     def replace_graphs(self, graphs: Iterable[tuple[str, Iterable[ox.Triple]]]) -> None:
         """Replace many records' named graphs (the last entry wins for a repeated name).
 
-        Graphs the store does not hold yet go in with one `extend` (one transaction); graphs it
-        holds are replaced by one SPARQL update of DROP + INSERT DATA pairs (one transaction).
-        A reader therefore sees each graph old or new, never empty nor half written.
+        Graphs the store does not hold yet go in through the bulk loader; graphs it holds are
+        replaced by one SPARQL update of DROP + INSERT DATA pairs (one transaction). A reader
+        sees each existing graph old or new, never empty nor half written; a new graph may be
+        seen part loaded while this runs, which is why Archive.get reads a pending record
+        from storage.
         """
         wanted: dict[str, list[ox.Triple]] = {}
         for graph_name, triples in graphs:
@@ -81,7 +83,10 @@ class RdfStore:
             else:
                 new_quads.extend(ox.Quad(t.subject, t.predicate, t.object, name) for t in triples)
         if new_quads:
-            store.extend(new_quads)
+            # The bulk loader: ~1.7x faster than a transaction here, and not atomic. A crash
+            # halfway leaves some new graphs partly loaded, but their records are still on the
+            # pending queue, and sync() replaces each graph whole (DROP + INSERT) above.
+            store.bulk_extend(new_quads)
         if operations:
             store.update(" ; ".join(operations))
 
