@@ -18,6 +18,7 @@ MAX_QUERY_CHARS = 500
 MAX_QUERY_TERMS = 32
 MAX_FILTER_VALUES = 50
 MAX_PAGE = 100
+MAX_YEAR = 100_000
 EXPORT_LIMIT = 10_000
 EXPORT_COLUMNS = ("id", "title", "year_begin", "year_end", "creator", "place", "type",
                   "rights", "url")
@@ -74,12 +75,16 @@ def parse_query(args: MultiDict[str, str], *, size_default: int = 20) -> SearchQ
     within = args.get("within") or None
     if within is not None and not is_record_id(within):
         raise QueryError("within must be a record id")
+    years = {name: _int(args, name) for name in ("from", "to")}
+    for name, year in years.items():
+        if year is not None and not -MAX_YEAR <= year <= MAX_YEAR:
+            raise QueryError(f"{name} must be a year between -{MAX_YEAR} and {MAX_YEAR}")
     sort = args.get("sort", "relevance")
     if sort not in {s.value for s in Sort}:
         raise QueryError(f"sort must be one of {', '.join(s.value for s in Sort)}")
     try:
         return SearchQuery(
-            text=text, filters=filters, year_from=_int(args, "from"), year_to=_int(args, "to"),
+            text=text, filters=filters, year_from=years["from"], year_to=years["to"],
             bbox=bbox, sort=Sort(sort), page=_int(args, "page", 1) or 1, size=size,
             search_after=after, within=within,
         )

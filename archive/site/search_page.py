@@ -26,7 +26,7 @@ from archive.views import title_of
 from search.backend import FacetDef, Hit, SearchQuery, SearchResult, Sort, facet_defs
 
 # Query-string keys that make up a search state; anything else (format, lang) is not carried.
-STATE_KEYS = ("q", "from", "to", "bbox", "sort", "size", "page", "after")
+STATE_KEYS = ("q", "within", "from", "to", "bbox", "sort", "size", "page", "after")
 PAGE_SIZES = (10, 20, 50, 100)
 NUMBERED_PAGES = 10
 VISIBLE_BUCKETS = 5
@@ -135,7 +135,10 @@ def _language_label(code: str) -> str:
 
 
 def _region_label(key: str, size: int) -> str:
-    south, west = (int(float(x)) for x in key.split(","))
+    try:
+        south, west = (int(float(x)) for x in key.split(","))
+    except ValueError:
+        return key  # a choice typed into the URL that names no cell
 
     def lat(v: int) -> str:
         return f"{abs(v)}°{'S' if v < 0 else 'N'}"
@@ -359,7 +362,10 @@ def _map_view(result: SearchResult, hits: list[dict[str, Any]], query: SearchQue
             lat = sum(h["location"]["lat"] for h in shown) / len(shown)
             lon = sum(h["location"]["lon"] for h in shown) / len(shown)
         else:
-            south, west = (float(x) for x in cell.key.split(","))
+            try:
+                south, west = (float(x) for x in cell.key.split(","))
+            except ValueError:
+                continue
             lat, lon = south + size / 2, west + size / 2
         markers.append({"lat": lat, "lon": lon, "count": cell.count - len(shown),
                         "label": _region_label(cell.key, size), "cell": cell.key})
@@ -379,6 +385,10 @@ def _applied(query: SearchQuery, state: MultiDict[str, str], facets: list[dict[s
     if query.text:
         chips.append({"kind": "q", "label": gettext("Text"), "value": query.text,
                       "remove_url": search_url(changed(state, q=None))})
+    if query.within:
+        chips.append({"kind": "within", "label": gettext("Collection"),
+                      "value": _collection_label(query.within, langs),
+                      "remove_url": search_url(changed(state, within=None))})
     defs = {f.name: f for f in facet_defs()}
     shown = {f["name"]: f for f in facets}
     for name, keys in query.filters.items():
@@ -448,7 +458,8 @@ def page_data(query: SearchQuery, result: SearchResult, args: Mapping[str, Any]
     export.pop("size", None)
     return {
         "query": {
-            "q": query.text, "filters": {k: list(v) for k, v in query.filters.items()},
+            "q": query.text, "within": query.within,
+            "filters": {k: list(v) for k, v in query.filters.items()},
             "from": query.year_from, "to": query.year_to,
             "bbox": [query.bbox.south, query.bbox.west, query.bbox.north, query.bbox.east]
             if query.bbox else None,

@@ -354,6 +354,8 @@ def test_safe_highlight_keeps_only_mark() -> None:
     ("from=abc", "from must be a whole number"),
     ("after=[1]", "search_after needs a field sort"),
     ("f.century=1234", "no bucket"),
+    ("from=99999999999999999999", "from must be a year between"),
+    ("within=../x", "within must be a record id"),
 ])
 def test_refused_queries_answer_400_with_the_reason(client: FlaskClient, query: str,
                                                     reason: str) -> None:
@@ -378,9 +380,24 @@ def test_the_form_is_keyboard_usable_without_script(client: FlaskClient) -> None
 def test_every_state_is_in_the_url(client: FlaskClient) -> None:
     url = "/search?q=ciudad&f.place=Campeche&from=1905&to=1925&sort=year_desc&size=10&page=2"
     data = twin(client, url)
-    assert data["query"] == {"q": "ciudad", "filters": {"place": ["Campeche"]}, "from": 1905,
+    assert data["query"] == {"q": "ciudad", "within": None, "filters": {"place": ["Campeche"]}, "from": 1905,
                              "to": 1925, "bbox": None, "sort": "year_desc", "page": 2,
                              "size": 10, "after": None}
     assert [h["year_begin"] for h in data["hits"]] == list(range(1915, 1905, -1))
     again = twin(client, data["paging"]["prev"])
     assert again["query"]["page"] == 1 and again["hits"][0]["year_begin"] == 1925
+
+
+def test_a_region_typed_into_the_url_is_shown_not_a_crash(client: FlaskClient) -> None:
+    data = twin(client, "/search?f.region=nowhere")
+    assert data["total"] == 0
+    assert [c["value"] for c in data["applied"]] == ["nowhere"]
+
+
+def test_within_a_unit_of_the_tree(client: FlaskClient) -> None:
+    data = twin(client, "/search?within=museo-I1")
+    assert data["query"]["within"] == "museo-I1"
+    chip = next(c for c in data["applied"] if c["kind"] == "within")
+    assert chip["value"] == "Church of Santo Domingo"
+    doc = page(client, "/search?within=museo-I1&q=templo")
+    assert doc.cssselect("input[type=hidden][name=within]")[0].get("value") == "museo-I1"
