@@ -6,24 +6,29 @@ import html
 import json
 import math
 import re
-import threading
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from babel import Locale, UnknownLocaleError
 from flask import Flask, Response, current_app, g, request, url_for
-from flask_babel import get_locale, gettext, lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from archive.api import QueryError, parse_query
-from archive.site.i18n import preferred_languages, ui_language
+from archive.site.i18n import preferred_languages
 from archive.site.pages import get_archive, render_page, wants_json
+from archive.site.search_labels import (
+    bucket_label,
+    collection_label,
+    facet_label,
+    primary_languages,
+    region_label,
+    type_label,
+)
 from archive.site.security import isolate_bidi
-from archive.views import title_of
-from search.backend import FacetDef, Hit, SearchQuery, SearchResult, Sort, facet_defs
+from search.backend import MAX_RESULT_WINDOW, Hit, SearchQuery, SearchResult, Sort, facet_defs
+from search.document import GEO_CELL_DEGREES, geo_cell
 
 # Query-string keys that make up a search state; anything else (format, lang) is not carried.
 STATE_KEYS = ("q", "within", "from", "to", "bbox", "sort", "size", "page", "after")
@@ -42,21 +47,7 @@ SORT_LABELS = {
     Sort.TITLE_ASC: lazy_gettext("Title, A–Z"),
     Sort.TITLE_DESC: lazy_gettext("Title, Z–A"),
 }
-TYPE_LABELS = {
-    "IMAGE": lazy_gettext("Image"), "TEXT": lazy_gettext("Text"),
-    "SOUND": lazy_gettext("Sound"), "VIDEO": lazy_gettext("Video"), "3D": lazy_gettext("3D"),
-}
-LEVEL_LABELS = {
-    "collection": lazy_gettext("Collection"), "fonds": lazy_gettext("Fonds"),
-    "series": lazy_gettext("Series"), "file": lazy_gettext("File"),
-    "item": lazy_gettext("Item"),
-}
 _MARK = re.compile(r"(</?mark>)")
-_CC = re.compile(r"creativecommons\.org/licenses/([a-z-]+)/([\d.]+)")
-# Collection titles label the collection facet; a page must not read records, so they are kept.
-COLLECTION_TITLE_TTL = 60.0
-_COLLECTION_TITLES: dict[tuple[str, str], tuple[str, float]] = {}
-_COLLECTION_LOCK = threading.Lock()
 
 
 # -- values shown to the reader ------------------------------------------------------------
@@ -88,13 +79,6 @@ def _plain(fragment: str) -> str:
     return html.unescape(_MARK.sub("", fragment))
 
 
-def _primary(langs: Iterable[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for tag in langs:
-        seen.setdefault(tag.replace("_", "-").split("-")[0].lower(), None)
-    return list(seen)
-
-
 def _in_language(texts: Mapping[str, list[str]] | None, langs: list[str]) -> str | None:
     """The first text in the reader's languages, then in any language."""
     if not texts:
@@ -112,103 +96,6 @@ def _date(source: Mapping[str, Any]) -> str | None:
     if begin is None:
         return None
     return str(begin) if end in (None, begin) else f"{begin}–{end}"
-
-
-def _rights_label(uri: str) -> str:
-    if m := _CC.search(uri):
-        return f"CC {m.group(1).upper()} {m.group(2)}"
-    if "publicdomain/zero" in uri:
-        return "CC0"
-    if "publicdomain/mark" in uri:
-        return gettext("Public domain")
-    if "rightsstatements.org/vocab/" in uri:
-        return uri.rstrip("/").split("/vocab/")[1].split("/")[0]
-    return uri
-
-
-def _language_label(code: str) -> str:
-    try:
-        name = Locale.parse(code.replace("-", "_")).get_display_name(str(get_locale()))
-    except (UnknownLocaleError, ValueError):
-        return code
-    return name or code
-
-
-def _region_label(key: str, size: int) -> str:
-    try:
-        south, west = (int(float(x)) for x in key.split(","))
-    except ValueError:
-        return key  # a choice typed into the URL that names no cell
-
-    def lat(v: int) -> str:
-        return f"{abs(v)}°{'S' if v < 0 else 'N'}"
-
-    def lon(v: int) -> str:
-        return f"{abs(v)}°{'W' if v < 0 else 'E'}"
-
-    return f"{lat(south)}–{lat(south + size)}, {lon(west)}–{lon(west + size)}"
-
-
-def _collection_label(rid: str, langs: list[str]) -> str:
-    """A collection's title, read from the archive at most once a minute per language."""
-    key = (rid, langs[0])
-    now = time.monotonic()
-    with _COLLECTION_LOCK:
-        cached = _COLLECTION_TITLES.get(key)
-    if cached and cached[1] > now:
-        return cached[0]
-    archive = get_archive()
-    record = archive.get(rid)
-    title = title_of(record.graph, _cho(archive, rid), langs) if record else rid
-    with _COLLECTION_LOCK:
-        if len(_COLLECTION_TITLES) > 5000:
-            _COLLECTION_TITLES.clear()
-        _COLLECTION_TITLES[key] = (title, now + COLLECTION_TITLE_TTL)
-    return title
-
-
-def _cho(archive: Any, rid: str) -> Any:
-    from rdflib import URIRef
-
-    return URIRef(archive.minter.item(rid))
-
-
-def bucket_label(facet: FacetDef, key: str, langs: list[str]) -> str:
-    """How a facet value is shown to the reader."""
-    if facet.name == "type":
-        return str(TYPE_LABELS.get(key, key))
-    if facet.name == "level":
-        return str(LEVEL_LABELS.get(key, key))
-    if facet.name == "language":
-        return _language_label(key)
-    if facet.name == "rights":
-        return _rights_label(key)
-    if facet.name == "collection":
-        return _collection_label(key, langs)
-    if facet.kind == "geo":
-        return _region_label(key, _cell_degrees(facet))
-    if facet.kind == "year_histogram":
-        return f"{key}–{int(key) + facet.interval - 1}"
-    if facet.kind == "range":
-        lo, hi = facet.range_bounds(key)
-        if lo is None and hi is not None:
-            return gettext("before %(year)s", year=int(hi))
-        if hi is None and lo is not None:
-            return gettext("%(year)s and later", year=int(lo))
-        return f"{int(lo or 0)}–{int(hi or 0) - 1}"
-    return key
-
-
-def _cell_degrees(facet: FacetDef) -> int:
-    from search.document import GEO_CELL_DEGREES
-
-    return GEO_CELL_DEGREES
-
-
-def facet_label(facet: FacetDef) -> str:
-    """A facet's name in the interface language."""
-    lang = _primary([ui_language()])[0]
-    return facet.label.get(lang) or facet.label.get("en") or facet.name
 
 
 # -- URLs of states -------------------------------------------------------------------------
@@ -294,7 +181,7 @@ def _hit_view(hit: Hit, langs: list[str]) -> dict[str, Any]:
         "creator": list(source.get("creator") or []),
         "place": list(source.get("place") or []),
         "type": source.get("type"),
-        "type_label": str(TYPE_LABELS.get(source.get("type") or "", source.get("type") or "")),
+        "type_label": type_label(source.get("type")),
         "level": source.get("level"),
         "thumbnail": (f"/iiif/3/{quote(str(thumb), safe='')}/full/!200,200/0/default.jpg"
                       if thumb else None),
@@ -340,15 +227,11 @@ def _histogram(result: SearchResult, query: SearchQuery) -> dict[str, Any]:
 def _map_view(result: SearchResult, hits: list[dict[str, Any]], query: SearchQuery
               ) -> dict[str, Any]:
     settings = current_app.config["MEMORIA_SETTINGS"]
-    size = _cell_degrees(next(f for f in facet_defs() if f.name == MAP_FACET)) \
-        if any(f.name == MAP_FACET for f in facet_defs()) else 10
     points: dict[str, list[dict[str, Any]]] = {}
     markers: list[dict[str, Any]] = []
     for h in hits:
         loc = h.get("location")
         if loc and loc.get("lat") is not None and loc.get("lon") is not None:
-            from search.document import geo_cell
-
             points.setdefault(geo_cell(loc["lat"], loc["lon"]), []).append(h)
             markers.append({"lat": loc["lat"], "lon": loc["lon"], "label": h["title"],
                             "url": h["url"]})
@@ -366,9 +249,9 @@ def _map_view(result: SearchResult, hits: list[dict[str, Any]], query: SearchQue
                 south, west = (float(x) for x in cell.key.split(","))
             except ValueError:
                 continue
-            lat, lon = south + size / 2, west + size / 2
+            lat, lon = south + GEO_CELL_DEGREES / 2, west + GEO_CELL_DEGREES / 2
         markers.append({"lat": lat, "lon": lon, "count": cell.count - len(shown),
-                        "label": _region_label(cell.key, size), "cell": cell.key})
+                        "label": region_label(cell.key), "cell": cell.key})
     box = query.bbox
     return {
         "tileUrl": settings.map_tile_url or "",
@@ -387,7 +270,7 @@ def _applied(query: SearchQuery, state: MultiDict[str, str], facets: list[dict[s
                       "remove_url": search_url(changed(state, q=None))})
     if query.within:
         chips.append({"kind": "within", "label": gettext("Collection"),
-                      "value": _collection_label(query.within, langs),
+                      "value": collection_label(query.within, langs),
                       "remove_url": search_url(changed(state, within=None))})
     defs = {f.name: f for f in facet_defs()}
     shown = {f["name"]: f for f in facets}
@@ -414,8 +297,6 @@ def _applied(query: SearchQuery, state: MultiDict[str, str], facets: list[dict[s
 
 def _paging(query: SearchQuery, result: SearchResult, state: MultiDict[str, str]
             ) -> dict[str, Any]:
-    from search.backend import MAX_RESULT_WINDOW
-
     size = max(query.size, 1)
     last = max(1, math.ceil(min(result.total, MAX_RESULT_WINDOW) / size))
     current = None if query.search_after else query.page
@@ -450,7 +331,7 @@ def _paging(query: SearchQuery, result: SearchResult, state: MultiDict[str, str]
 def page_data(query: SearchQuery, result: SearchResult, args: Mapping[str, Any]
               ) -> dict[str, Any]:
     """Everything the search page shows, as plain data (the page's JSON twin)."""
-    langs = _primary(preferred_languages())
+    langs = primary_languages(preferred_languages())
     state = state_args(args)
     hits = [_hit_view(h, langs) for h in result.hits]
     facets = _facets_view(result, langs)

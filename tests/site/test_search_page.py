@@ -198,7 +198,7 @@ def test_facet_choice_narrows_and_other_values_keep_their_counts(client: FlaskCl
     label = doc.cssselect(f"label[for={box[0].get('id')}]")[0]
     assert label.cssselect(".facet-count")[0].text_content() in {"4", "30"}
     chips = doc.cssselect(".chips .chip-facet")
-    assert [c.cssselect(".chip-value")[0].text_content() for c in chips] == ["CC0"]
+    assert [c.cssselect(".chip-value")[0].text_content() for c in chips] == ["CC0 1.0"]
     removed = chips[0].cssselect("a.chip-remove")[0].get("href")
     assert twin(client, removed)["total"] == len(ROWS)
 
