@@ -27,8 +27,8 @@ LEVEL_LABELS: Mapping[str, Any] = {
     "item": lazy_gettext("Item"),
 }
 # Collection titles name the collection facet's values; reading a record per request would cost
-# more than the search itself, so titles are kept for a minute.
-COLLECTION_TITLE_TTL = 60.0
+# more than the search itself, so titles are kept for ten minutes.
+COLLECTION_TITLE_TTL = 600.0
 _COLLECTION_TITLES: dict[tuple[str, str], tuple[str, float]] = {}
 _COLLECTION_LOCK = threading.Lock()
 
@@ -72,7 +72,7 @@ def region_label(key: str, size: int = GEO_CELL_DEGREES) -> str:
 
 
 def collection_label(rid: str, langs: list[str]) -> str:
-    """A collection's title, read from the archive at most once a minute per language."""
+    """A collection's title, read from the archive at most every ten minutes per language."""
     key = (rid, langs[0] if langs else "")
     now = time.monotonic()
     with _COLLECTION_LOCK:
