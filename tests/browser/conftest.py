@@ -26,9 +26,11 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHROMIUM = Path(os.environ.get("MEMORIA_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("MEMORIA_CHROMEDRIVER", "/usr/bin/chromedriver"))
+# Tall enough that the item page's viewer (below the record's images) is wholly in view, so
+# that wheel zooms and element screenshots act on the viewer, not on a clipped part of it.
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--disable-quic", "--window-size=1280,1000",
+                  "--disable-sync", "--disable-quic", "--window-size=1280,1600",
                   "--disable-dev-shm-usage"]
 
 
