@@ -76,7 +76,7 @@ def _remember_choice(resp: Response) -> Response:
     if chosen and (locale := _locale_of(chosen)):
         resp.set_cookie(COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
                         secure=request.is_secure)
-    if request.blueprint is None and request.endpoint != "static":
+    if request.blueprint is None and resp.mimetype in ("text/html", "application/json"):
         # The page's words (and its metadata) depend on these; shared caches must know.
         resp.vary.add("Cookie")
         resp.vary.add("Accept-Language")

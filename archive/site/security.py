@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 # Request limits; each can be overridden in app.config before register() runs.
 MAX_CONTENT_LENGTH = 1 << 20  # no page takes an upload; forms are small
-MAX_URL_LENGTH = 4096  # path + query string, in bytes (gunicorn's request line limit is 4094)
+MAX_URL_LENGTH = 8192  # path + query string, in bytes (what nginx and Apache take by default)
 MAX_QUERY_PARAMS = 200  # facets are multi-select, but not by the hundred
 # Link schemes a metadata value may become a clickable href with.
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
