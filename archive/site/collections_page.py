@@ -6,6 +6,7 @@ import math
 from typing import Any
 from urllib.parse import urlencode
 
+import pyoxigraph as ox
 from flask import Flask, Response, abort, request, url_for
 from flask_babel import lazy_gettext
 from rdflib import Literal
@@ -15,8 +16,10 @@ from archive.service import Archive
 from archive.site.i18n import preferred_languages
 from archive.site.pages import get_archive, render_page
 from archive.views import pick_language
+from archive.vocab import DC, DCTERMS, MEM
 from search.backend import SearchBackend, SearchQuery
 
+_TITLE, _LEVEL, _PART_OF = (ox.NamedNode(str(p)) for p in (DC.title, MEM.level, DCTERMS.isPartOf))
 # Children of one node shown per page: a 100,000-part series is browsed, never drawn whole.
 PAGE_SIZE = 50
 MAX_COLLECTIONS = 1000
@@ -45,42 +48,36 @@ def level_label(level: str | None) -> str:
     return str(LEVEL_LABELS.get(level.lower(), level))
 
 
+def _first_value(store: ox.Store, subject: ox.NamedNode, predicate: ox.NamedNode) -> str | None:
+    for quad in store.quads_for_pattern(subject, predicate, None, None):
+        if isinstance(quad.object, (ox.NamedNode, ox.Literal)):
+            return quad.object.value
+    return None
+
+
 def record_summaries(archive: Archive, ids: list[str], langs: list[str]
                      ) -> dict[str, dict[str, Any]]:
-    """Title (in the reader's language), level and parent of some records: one store query."""
-    if not ids or not archive.derives:
+    """Title (in the reader's language), level and parent of the published records among ids."""
+    if not archive.derives:
         return {}
-    values = " ".join(f"<{archive.minter.item(rid)}>" for rid in ids if is_record_id(rid))
-    if not values:
-        return {}
-    rows = archive.rdf.query(
-        "PREFIX dc: <http://purl.org/dc/elements/1.1/> "
-        "PREFIX dcterms: <http://purl.org/dc/terms/> "
-        "PREFIX mem: <https://w3id.org/memoria/ns#> "
-        "PREFIX edm: <http://www.europeana.eu/schemas/edm/> "
-        f"SELECT ?r ?title ?level ?parent WHERE {{ VALUES ?r {{ {values} }} "
-        "?r a edm:ProvidedCHO . "
-        "OPTIONAL { ?r dc:title ?title } OPTIONAL { ?r mem:level ?level } "
-        "OPTIONAL { ?r dcterms:isPartOf ?parent } }"
-    )
-    titles: dict[str, list[Literal]] = {}
+    # Direct index lookups: a SPARQL query joining VALUES is ten times slower in Oxigraph.
+    store = archive.rdf.store
     out: dict[str, dict[str, Any]] = {}
-    for row in rows:  # type: ignore[union-attr]
-        rid = archive.minter.record_id_of(row["r"].value)
-        if not rid:
+    for rid in dict.fromkeys(ids):
+        if not is_record_id(rid):
             continue
-        entry = out.setdefault(rid, {"id": rid, "level": None, "parent": None})
-        if row["level"] is not None:
-            entry["level"] = row["level"].value
-        if row["parent"] is not None:
-            entry["parent"] = archive.minter.record_id_of(row["parent"].value)
-        title = row["title"]
-        if title is not None:
-            titles.setdefault(rid, []).append(Literal(title.value, lang=title.language))
-    for rid, entry in out.items():
-        chosen = pick_language(titles.get(rid, []), langs)
-        entry["title"] = str(chosen) if chosen is not None else rid
-        entry["level_label"] = level_label(entry["level"])
+        subject = ox.NamedNode(archive.minter.item(rid))
+        titles = [Literal(q.object.value, lang=q.object.language)
+                  for q in store.quads_for_pattern(subject, _TITLE, None, None)
+                  if isinstance(q.object, ox.Literal)]
+        if not titles:  # not in the store: withdrawn, or not a record
+            continue
+        level = _first_value(store, subject, _LEVEL)
+        parent_uri = _first_value(store, subject, _PART_OF)
+        parent = archive.minter.record_id_of(parent_uri) if parent_uri else None
+        chosen = pick_language(titles, langs)
+        out[rid] = {"id": rid, "title": str(chosen) if chosen is not None else rid,
+                    "level": level, "level_label": level_label(level), "parent": parent}
     return out
 
 
