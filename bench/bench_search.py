@@ -1,8 +1,11 @@
-"""Search backends: indexing docs/s and query latency p50/p99 at N generated documents.
+"""Search backends side by side: indexing docs/s, size, memory, and p50/p99 per query kind.
 
-Run: .venv/bin/python -m bench.bench_search [N] [--no-es]
-Elasticsearch is measured when MEMORIA_ES_URL (default http://127.0.0.1:9200) answers;
-start it with scripts/es.sh start.
+Run: .venv/bin/python -m bench.bench_search [N ...] [--no-es] [--queries Q]
+Each N (default 100000) is generated once and loaded into both backends, then timed on four
+query kinds: (a) a keyword plus five facet choices, (b) a facet-only browse, (c) a Chinese
+keyword, (d) a date range plus a geo box. Every query counts all facets and (with text)
+highlights. Elasticsearch is measured when MEMORIA_ES_URL (default http://127.0.0.1:9200)
+answers; start it with scripts/es.sh start.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.common import peak_rss_mb, percentile, print_table
+from bench.common import percentile, print_table
 from search.backend import BBox, SearchBackend, SearchQuery, Sort
 from search.document import fold, geo_cell, suggest_words
 from search.es_backend import ElasticsearchBackend
@@ -30,6 +34,14 @@ EN_WORDS = ("map church river road town painting description watercolor landscap
 SUBJECTS = [f"subject {i}" for i in range(300)]
 CREATORS = [f"Creator {i}" for i in range(2000)]
 PROVIDERS = [f"Provider {i}" for i in range(25)]
+COLLECTIONS = [f"coll-{i}" for i in range(40)]
+CENTURIES = [str(c) for c in range(1300, 2001, 100)]
+KINDS = {
+    "a": "keyword + 5 facets",
+    "b": "facet browse",
+    "c": "Chinese keyword",
+    "d": "date range + geo box",
+}
 
 
 def generate(n: int, seed: int = 42) -> list[dict[str, Any]]:
@@ -58,8 +70,8 @@ def generate(n: int, seed: int = 42) -> list[dict[str, Any]]:
             "geo_cell": geo_cell(loc["lat"], loc["lon"]) if loc else None,
             "year_begin": year, "year_end": year + rng.randint(0, 20) if year else None,
             "date_label": str(year) if year else None, "type": rng.choice(("IMAGE", "TEXT")),
-            "level": "item", "order": None, "parent_id": None,
-            "collection": f"coll-{i % 40}", "language": [lang],
+            "level": "item", "order": None, "parent_id": None, "ancestors": [],
+            "collection": COLLECTIONS[i % 40], "language": [lang],
             "rights": "http://creativecommons.org/publicdomain/mark/1.0/",
             "data_provider": rng.choice(PROVIDERS), "provider": "Memoria",
             "thumbnail": None, "image_count": 0, "has_image": False, "identifier": [],
@@ -69,72 +81,181 @@ def generate(n: int, seed: int = 42) -> list[dict[str, Any]]:
     return docs
 
 
-def queries(seed: int = 7, n: int = 200) -> list[SearchQuery]:
-    """A mix of text, facet, year, box and sorted queries, all with facets counted."""
-    rng = random.Random(seed)
+def _keyword(rng: random.Random) -> tuple[str, str]:
+    lang = rng.choice(("zh", "es", "en"))
+    if lang == "zh":
+        return "".join(rng.sample(HAN, 2)), lang
+    return rng.choice(ES_WORDS if lang == "es" else EN_WORDS), lang
+
+
+def queries(kind: str, n: int, seed: int = 7) -> list[SearchQuery]:
+    """N queries of one kind (a, b, c or d), all counting facets, 20 hits a page."""
+    rng = random.Random(f"{seed}-{kind}")
     out = []
     for _ in range(n):
-        kind = rng.random()
-        text = rng.choice([
-            "".join(rng.choice(HAN) for _ in range(2)), rng.choice(ES_WORDS),
-            rng.choice(EN_WORDS), f"{rng.choice(ES_WORDS)} {rng.choice(ES_WORDS)}", ""])
-        filters: dict[str, list[str]] = {}
-        if kind < 0.4:
-            filters["provider"] = rng.sample(PROVIDERS, 2)
-        if kind < 0.2:
-            filters["subject"] = [rng.choice(SUBJECTS)]
-        year_from = rng.randint(1300, 1900) if rng.random() < 0.3 else None
-        bbox = BBox(0, -120, 50, -60) if rng.random() < 0.1 else None
-        sort = Sort.YEAR_ASC if rng.random() < 0.2 else Sort.RELEVANCE
-        out.append(SearchQuery(text=text, filters=filters, year_from=year_from, bbox=bbox,
-                               sort=sort, size=20))
+        if kind == "a":
+            text, lang = _keyword(rng)
+            q = SearchQuery(text=text, filters={
+                "type": [rng.choice(("IMAGE", "TEXT"))], "language": [lang],
+                "provider": rng.sample(PROVIDERS, 3), "century": rng.sample(CENTURIES, 3),
+                "collection": rng.sample(COLLECTIONS, 10)})
+        elif kind == "b":
+            filters = {"provider": [rng.choice(PROVIDERS)]}
+            if rng.random() < 0.5:
+                filters["type"] = [rng.choice(("IMAGE", "TEXT"))]
+            q = SearchQuery(filters=filters,
+                            sort=rng.choice((Sort.RELEVANCE, Sort.YEAR_ASC, Sort.TITLE_ASC)))
+        elif kind == "c":
+            q = SearchQuery(text="".join(rng.sample(HAN, 2)))
+        else:
+            start = rng.randint(1300, 1900)
+            south, west = rng.uniform(-60, 40), rng.uniform(-179, 140)
+            q = SearchQuery(year_from=start, year_to=start + rng.randint(20, 150),
+                            bbox=BBox(south, west, south + rng.uniform(10, 30),
+                                      west + rng.uniform(10, 40)),
+                            sort=Sort.YEAR_ASC)
+        out.append(q)
     return out
 
 
-def measure(name: str, backend: SearchBackend, docs: list[dict[str, Any]],
-            load: Callable[[list[dict[str, Any]]], int]) -> list[object]:
-    """Index the docs, then time each query; one table row."""
-    start = time.perf_counter()
-    load(docs)
-    backend.refresh()
-    index_s = time.perf_counter() - start
-    assert backend.count() == len(docs)
-    qs = queries()
-    for q in qs[:20]:
+def _rss_kb(pid: int | str = "self", key: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _reset_peak(pid: int | str = "self") -> None:
+    # Writing 5 to clear_refs resets the kernel's peak-RSS mark (VmHWM) to the current RSS.
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def time_queries(backend: SearchBackend, qs: list[SearchQuery]) -> list[float]:
+    """Latency of each query in ms, after a warm-up pass over the first ten."""
+    for q in qs[:10]:
         backend.search(q)
     times = []
     for q in qs:
         t = time.perf_counter()
         backend.search(q)
         times.append((time.perf_counter() - t) * 1000)
-    return [name, len(docs), round(len(docs) / index_s), index_s,
-            percentile(times, 50), percentile(times, 99)]
+    return times
 
 
-def main(argv: list[str]) -> None:
-    """Run the benchmark and print a table."""
-    n = int(next((a for a in argv if a.isdigit()), "100000"))
+def measure(backend: SearchBackend, docs: list[dict[str, Any]],
+            load: Callable[[Iterable[dict[str, Any]]], int], size_bytes: Callable[[], int],
+            n_queries: int, server_pid: int | None = None) -> dict[str, Any]:
+    """Index the docs, then time every query kind; one result row as a dict."""
+    rss0 = _rss_kb()
+    _reset_peak()
+    if server_pid:
+        _reset_peak(server_pid)
+    start = time.perf_counter()
+    load(docs)
+    backend.refresh()
+    index_s = time.perf_counter() - start
+    assert backend.count() == len(docs), (backend.count(), len(docs))
+    row: dict[str, Any] = {"docs": len(docs), "docs/s": len(docs) / index_s,
+                           "index s": index_s, "size MB": size_bytes() / 1e6}
+    for kind in KINDS:
+        qs = queries(kind, n_queries)
+        times = time_queries(backend, qs)
+        row[f"{kind} p50"], row[f"{kind} p99"] = percentile(times, 50), percentile(times, 99)
+        # Where the time goes: the same queries without facet counts, and without highlights.
+        few = qs[:max(10, n_queries // 4)]
+        row[f"{kind} hits only p50"] = percentile(
+            time_queries(backend, [replace(q, facets=False, highlight=False) for q in few]), 50)
+        row[f"{kind} no highlight p50"] = percentile(
+            time_queries(backend, [replace(q, highlight=False) for q in few]), 50)
+    peak = _rss_kb(server_pid, "VmHWM") if server_pid else _rss_kb("self", "VmHWM") - rss0
+    row["peak MB"] = peak / 1024
+    return row
+
+
+def _es_pid(es: ElasticsearchBackend) -> int | None:
+    nodes = es.client.nodes.info(node_id="_local", metric="process").body["nodes"]
+    pid = next(iter(nodes.values())).get("process", {}).get("id")
+    return int(pid) if pid and Path(f"/proc/{pid}").exists() else None
+
+
+def run(n: int, n_queries: int, with_es: bool) -> list[tuple[str, dict[str, Any]]]:
+    """Both backends on n generated documents."""
+    t = time.perf_counter()
     docs = generate(n)
+    print(f"generated {n:,} documents in {time.perf_counter() - t:.0f} s", flush=True)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tv = TantivyBackend(Path(tmp) / "index")
-        rows.append(measure("tantivy", tv, docs, tv.index))
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        path = Path(tmp) / "index"
+        tv = TantivyBackend(path)
+        rows.append(("Tantivy", measure(tv, docs, tv.index, lambda: _dir_bytes(path),
+                                        n_queries)))
         tv.close()
-    if "--no-es" not in argv:
+    print(rows[-1], flush=True)
+    if with_es:
         url = os.environ.get("MEMORIA_ES_URL", "http://127.0.0.1:9200")
-        es = ElasticsearchBackend(url, alias="memoria-bench", request_timeout=120)
+        es = ElasticsearchBackend(url, alias="memoria-bench", request_timeout=300)
         if not es.health().ok:
             sys.exit(f"Elasticsearch not reachable at {url}; start scripts/es.sh or --no-es")
+
+        def es_size() -> int:
+            stats = es.client.indices.stats(index=es.alias, metric="store").body
+            return int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
+
         try:
-            rows.append(measure("elasticsearch", es, docs, es.rebuild))
+            rows.append(("Elasticsearch", measure(es, docs, es.rebuild, es_size, n_queries,
+                                                  _es_pid(es))))
         finally:
             for index in es.client.indices.get(index="memoria-bench-*").body:
                 es.client.indices.delete(index=index)
             es.close()
-    print_table(f"Search backends, {n:,} documents (200 queries, facets on)",
-                ["backend", "docs", "docs/s", "index s", "query p50 ms", "query p99 ms"],
-                rows)
-    print(f"\npeak RSS {peak_rss_mb():,.0f} MB")
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main(argv: list[str]) -> None:
+    """Run the benchmark for each N and print one table with both backends and the ratio."""
+    n_queries = int(argv[argv.index("--queries") + 1]) if "--queries" in argv else 100
+    skip = argv.index("--queries") + 1 if "--queries" in argv else -1
+    sizes = [int(a) for i, a in enumerate(argv) if a.isdigit() and i != skip] or [100_000]
+    load_before = os.getloadavg()
+    results = []
+    for n in sizes:
+        results.append((n, run(n, n_queries, "--no-es" not in argv)))
+    kinds = list(KINDS)
+    header = ["documents", "backend", "docs/s", "index s", "size MB", "peak MB"]
+    header += [f"({k}) {KINDS[k]} p50 / p99 ms" for k in kinds]
+    table = []
+    for n, rows in results:
+        for name, r in rows:
+            table.append([f"{n:,}", name, f"{r['docs/s']:,.0f}", f"{r['index s']:,.0f}",
+                          f"{r['size MB']:,.0f}", f"{r['peak MB']:,.0f}"]
+                         + [f"{r[k + ' p50']:.1f} / {r[k + ' p99']:.1f}" for k in kinds])
+        if len(rows) == 2:
+            (_, t), (_, e) = rows
+            table.append([f"{n:,}", "ratio ES / Tantivy", f"{e['docs/s'] / t['docs/s']:.2f}",
+                          "", f"{e['size MB'] / t['size MB']:.2f}", ""]
+                         + [f"{e[k + ' p50'] / t[k + ' p50']:.2f} / "
+                            f"{e[k + ' p99'] / t[k + ' p99']:.2f}" for k in kinds])
+    print_table(f"Search backends ({n_queries} queries a kind, all facets counted)",
+                header, table)
+    parts = [["documents", "backend"] + [f"({k}) full / no highlight / hits only p50 ms"
+                                         for k in kinds]]
+    for n, rows in results:
+        for name, r in rows:
+            parts.append([f"{n:,}", name] + [
+                f"{r[k + ' p50']:.1f} / {r[k + ' no highlight p50']:.1f} / "
+                f"{r[k + ' hits only p50']:.1f}" for k in kinds])
+    print_table("Where the time goes (p50)", parts[0], parts[1:])
+    print(f"\nload average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}; "
+          "peak MB: Tantivy = growth of the bench process while indexing and querying, "
+          "Elasticsearch = peak RSS of the server JVM")
 
 
 if __name__ == "__main__":

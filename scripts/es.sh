@@ -12,7 +12,10 @@
 #   MEMORIA_ES_CACHE     cache dir for dist, data, logs    (default <repo>/.cache/elasticsearch)
 #   MEMORIA_ES_PORT      HTTP port                         (default 9200)
 #   MEMORIA_ES_HEAP_MIN  -Xms                              (default 512m)
-#   MEMORIA_ES_HEAP_MAX  -Xmx                              (default 1g)
+#   MEMORIA_ES_HEAP_MAX  -Xmx                              (default 2g: 1,000,000 records
+#                        index at full speed (a 200 MB indexing buffer) and count 13 facets;
+#                        -Xms stays small so a test server on a shared machine grows only
+#                        when it needs to)
 #   MEMORIA_ES_TIMEOUT   seconds to wait for health        (default 180)
 #   MEMORIA_ES_USER      system user that runs the server  (default memoria-es, when root)
 #   ES_JAVA_HOME         JDK to run it with                (default: the newest supported found)
@@ -23,7 +26,7 @@ VERSION="${MEMORIA_ES_VERSION:-8.19.21}"
 CACHE="${MEMORIA_ES_CACHE:-$REPO/.cache/elasticsearch}"
 PORT="${MEMORIA_ES_PORT:-9200}"
 HEAP_MIN="${MEMORIA_ES_HEAP_MIN:-512m}"
-HEAP_MAX="${MEMORIA_ES_HEAP_MAX:-1g}"
+HEAP_MAX="${MEMORIA_ES_HEAP_MAX:-2g}"
 TIMEOUT="${MEMORIA_ES_TIMEOUT:-180}"
 ES_USER="${MEMORIA_ES_USER:-memoria-es}"
 

@@ -46,6 +46,7 @@ _HAS_WORD = re.compile(r"[^\W_]")
 BULK_CHUNK_DOCS = 1000
 BULK_CHUNK_BYTES = 10 * 1024 * 1024
 BULK_THREADS = 2
+TOTAL_AGG = "memoria_total"
 BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "number_of_replicas": 0,
                       "translog.durability": "async"}
 
@@ -318,13 +319,15 @@ class ElasticsearchBackend:
             aggs[f.name] = {"filter": {"bool": {"filter": others}}, "aggs": {"v": inner}}
         return aggs
 
-    def _body(self, query: SearchQuery) -> dict[str, Any]:
+    def _hits_body(self, query: SearchQuery, track_total: bool) -> dict[str, Any]:
         must, should = self._text_query(query.text)
+        # The facet choices filter the hits directly (filter context, cached bitsets); the
+        # counts that must ignore them come from the separate aggregation request.
         body: dict[str, Any] = {
             "query": {"bool": {"must": must or [{"match_all": {}}],
-                               "filter": self._base_filters(query), "should": should}},
-            "post_filter": {"bool": {"filter": self._facet_filters(query)}},
-            "track_total_hits": True,
+                               "filter": self._base_filters(query) + self._facet_filters(query),
+                               "should": should}},
+            "track_total_hits": track_total,
             "size": query.size,
             "_source": True,
         }
@@ -334,8 +337,6 @@ class ElasticsearchBackend:
             body["search_after"] = list(query.search_after)
         else:
             body["from"] = (query.page - 1) * query.size
-        if query.facets:
-            body["aggs"] = self._aggs(query)
         if query.highlight and query.text.strip():
             body["highlight"] = {
                 "pre_tags": ["<mark>"], "post_tags": ["</mark>"], "encoder": "html",
@@ -344,12 +345,40 @@ class ElasticsearchBackend:
             }
         return body
 
+    def _aggs_body(self, query: SearchQuery) -> dict[str, Any]:
+        must, _should = self._text_query(query.text)
+        aggs = self._aggs(query)
+        # The exact total, counted alongside the facets, so the hits request need not count.
+        aggs[TOTAL_AGG] = {"filter": {"bool": {"filter": self._facet_filters(query)}}}
+        # No scores needed: everything in filter context, so the shard request cache can keep
+        # the answer until the next refresh.
+        return {"query": {"bool": {"filter": must + self._base_filters(query)}},
+                "size": 0, "track_total_hits": False, "aggs": aggs}
+
+    def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        searches: list[dict[str, Any]] = []
+        for body in bodies:
+            searches += [{"request_cache": True} if body.get("size") == 0 else {}, body]
+        responses = self.client.msearch(index=self.alias, searches=searches).body["responses"]
+        out = []
+        for body, res in zip(bodies, responses, strict=True):
+            if "error" in res:
+                # Re-run alone so the caller gets the client's usual ApiError (a 400 stays one).
+                res = self.client.search(index=self.alias, **body).body
+            out.append(res)
+        return out
+
     def search(self, query: SearchQuery) -> SearchResult:
-        """Run a query: text AND year span AND box, facet choices as a post filter."""
+        """Run a query: text AND year span AND box AND facet choices; facets without their own."""
         self.ensure_index()
-        res = self.client.search(index=self.alias, **self._body(query)).body
+        bodies = []
+        if query.size or not query.facets:
+            bodies.append(self._hits_body(query, track_total=not query.facets))
+        if query.facets:
+            bodies.append(self._aggs_body(query))
+        responses = self._msearch(bodies)
         hits = []
-        for h in res["hits"]["hits"]:
+        for h in responses[0]["hits"]["hits"] if query.size or not query.facets else ():
             marks: dict[str, list[str]] = {}
             for field, fragments in (h.get("highlight") or {}).items():
                 marks.setdefault(field.split(".", 1)[0], []).extend(fragments)
@@ -359,15 +388,19 @@ class ElasticsearchBackend:
                             sort_values=sort_values, source=h["_source"]))
         facets = []
         if query.facets:
+            aggregations = responses[-1]["aggregations"]
+            total = int(aggregations[TOTAL_AGG]["doc_count"])
             for f in facet_defs():
-                buckets = res["aggregations"][f.name]["v"]["buckets"]
+                buckets = aggregations[f.name]["v"]["buckets"]
                 if f.kind == "year_histogram":
                     counts = {year_histogram_key(b["key"]): b["doc_count"] for b in buckets}
                 else:
                     counts = {str(b["key"]): b["doc_count"] for b in buckets}
                 facets.append(FacetResult(f.name, finish_buckets(
                     f, counts, selected_keys(query, f.name))))
-        return SearchResult(hits=hits, total=int(res["hits"]["total"]["value"]), facets=facets)
+        else:
+            total = int(responses[0]["hits"]["total"]["value"])
+        return SearchResult(hits=hits, total=total, facets=facets)
 
     def count(self, query: SearchQuery | None = None) -> int:
         """How many documents match (all of them without a query)."""

@@ -30,6 +30,7 @@ from search.backend import (
     year_histogram_key,
 )
 from search.document import LANGS
+from search.facet_cache import FacetCache
 
 # Mirrors Lucene's StandardTokenizer (UAX #29) closely enough for our text: Han and Hiragana
 # one character per token (so a phrase of them matches anywhere inside a Chinese word), other
@@ -116,6 +117,10 @@ class TantivyBackend:
         self._schema = _schema()
         self._analyzers = {name: build_analyzer(name) for name in ANALYZERS}
         self._index: tantivy.Index | None = None
+        self._generation = 0
+        # Facet counts of a filter combination, per index state: a browse page's counts
+        # (and the counts of a facet without its own choices) repeat across requests.
+        self.facet_cache: FacetCache[dict[str, dict[str, int]]] = FacetCache()
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -191,6 +196,7 @@ class TantivyBackend:
                 writer.rollback()
                 raise
         self.index_.reload()
+        self._generation += 1
         return n
 
     def delete(self, ids: Iterable[str]) -> None:
@@ -202,6 +208,7 @@ class TantivyBackend:
             writer.commit()
             writer.wait_merging_threads()
         self.index_.reload()
+        self._generation += 1
 
     def reset(self) -> None:
         """Drop every document and start from an empty index."""
@@ -209,11 +216,13 @@ class TantivyBackend:
             self._index = None
             if self.path.exists():
                 shutil.rmtree(self.path)
+            self._generation += 1
         _ = self.index_
 
     def refresh(self) -> None:
         """Make everything indexed so far visible to searches."""
         self.index_.reload()
+        self._generation += 1
 
     def close(self) -> None:
         """Release the index files."""
@@ -395,19 +404,34 @@ class TantivyBackend:
     def _facets(self, searcher: tantivy.Searcher, query: SearchQuery,
                 base: list[tantivy.Query]) -> list[FacetResult]:
         counts: dict[str, dict[str, int]] = {}
+        state = self._state(searcher)
         # Facets without a choice share one aggregation over every filter; a facet with
         # choices is counted without its own, so its other values stay visible (OR).
         plain = [f for f in facet_defs() if not selected_keys(query, f.name)]
         chosen = [f for f in facet_defs() if selected_keys(query, f.name)]
-        if plain:
-            q = self._combine(base + self._facet_filters(query))
-            counts.update(self._aggregate(searcher, q, plain))
-        for f in chosen:
-            q = self._combine(base + self._facet_filters(query, skip=f.name))
-            counts.update(self._aggregate(searcher, q, [f]))
+        passes: list[tuple[list[FacetDef], str | None]] = [(plain, None)] if plain else []
+        passes += [([f], f.name) for f in chosen]
+        for facets, skip in passes:
+            key = (_filter_key(query, skip), tuple(f.name for f in facets))
+
+            def compute(facets: list[FacetDef] = facets, skip: str | None = skip
+                        ) -> dict[str, dict[str, int]]:
+                q = self._combine(base + self._facet_filters(query, skip=skip))
+                return self._aggregate(searcher, q, facets)
+
+            counts.update(self.facet_cache.get(state, key, compute))
         return [FacetResult(f.name, finish_buckets(f, counts.get(f.name, {}),
                                                    selected_keys(query, f.name)))
                 for f in facet_defs()]
+
+    def _state(self, searcher: tantivy.Searcher) -> tuple[Any, ...]:
+        # Another process may commit: its meta.json changes, and so does what we count.
+        try:
+            meta = (self.path / "meta.json").stat()
+            stamp: tuple[int, int] = (meta.st_mtime_ns, meta.st_size)
+        except OSError:
+            stamp = (0, 0)
+        return (self._generation, stamp, searcher.num_docs, searcher.num_segments)
 
     def _aggregate(self, searcher: tantivy.Searcher, q: tantivy.Query,
                    facets: list[FacetDef]) -> dict[str, dict[str, int]]:
@@ -484,6 +508,14 @@ class TantivyBackend:
         for _key, addr in searcher.search(tantivy.Query.all_query(), n, count=False,
                                           order_by_field="id", order=tantivy.Order.Asc).hits:
             yield str(searcher.doc(addr).get_first("id"))
+
+
+def _filter_key(query: SearchQuery, skip: str | None) -> tuple[Any, ...]:
+    """Everything that decides which documents a facet pass counts."""
+    filters = tuple(sorted((name, tuple(sorted(set(keys))))
+                           for name, keys in query.filters.items() if keys and name != skip))
+    return (tuple(query_clauses(query.text)), query.year_from, query.year_to, query.bbox,
+            query.within, filters)
 
 
 def _count(result: tantivy.SearchResult) -> int:

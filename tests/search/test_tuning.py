@@ -1,0 +1,78 @@
+"""The speed work keeps answers right: the facet cache, bulk-load settings, parallel bulk."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from search.backend import SearchQuery
+from search.facet_cache import FacetCache
+from search.tantivy_backend import TantivyBackend
+from tests.search.conftest import drop, es_or_fail
+
+
+def test_facet_cache_keeps_recent_values_and_forgets_on_a_new_state() -> None:
+    cache: FacetCache[int] = FacetCache(size=2)
+    calls: list[str] = []
+
+    def value(key: str) -> int:
+        calls.append(key)
+        return len(calls)
+
+    assert cache.get("s1", "a", lambda: value("a")) == 1
+    assert cache.get("s1", "a", lambda: value("a")) == 1
+    assert cache.get("s1", "b", lambda: value("b")) == 2
+    assert cache.get("s1", "c", lambda: value("c")) == 3
+    # "a" was the least recently used of three in a cache of two.
+    assert cache.get("s1", "a", lambda: value("a")) == 4
+    assert (cache.hits, cache.misses) == (1, 4)
+    # A new index state: nothing computed before is reused.
+    assert cache.get("s2", "a", lambda: value("a")) == 5
+    assert calls == ["a", "b", "c", "a", "a"]
+
+
+def test_tantivy_facet_counts_follow_writes(tmp_path: Path,
+                                            documents: list[dict[str, Any]]) -> None:
+    backend = TantivyBackend(tmp_path / "index")
+    backend.index(documents[:20])
+    query = SearchQuery(filters={"type": ["IMAGE", "TEXT"]})
+    first = backend.search(query)
+    again = backend.search(query)
+    assert again.facets == first.facets
+    assert backend.facet_cache.hits > 0
+    backend.index(documents[20:40])
+    grown = backend.search(query)
+    assert sum(grown.facet("language").values()) >= sum(first.facet("language").values())
+    assert grown.total == backend.count(query)
+    assert sum(grown.facet("type").values()) == backend.count(SearchQuery())
+    backend.delete([d["id"] for d in documents[:40]])
+    # The chosen values stay listed, now with nothing under them.
+    assert backend.search(query).facet("type") == {"IMAGE": 0, "TEXT": 0}
+
+
+@pytest.mark.service
+def test_es_rebuild_restores_serving_settings_and_keeps_the_last_version(
+        documents: list[dict[str, Any]]) -> None:
+    backend = es_or_fail(f"memoria-test-t{uuid.uuid4().hex[:8]}")
+    try:
+        doc = documents[5]
+        newer = dict(doc, all_text="otra versión, quetzal")
+        # Repeated ids go through the same bulk thread, in order: the last version wins.
+        assert backend.rebuild([doc, *documents[6:60], newer]) == 56
+        index = backend.health().detail["indices"][0]
+        settings = backend.client.indices.get_settings(index=index).body[index]["settings"]
+        assert settings["index"].get("refresh_interval") in (None, "1s")
+        assert settings["index"].get("translog", {}).get("durability", "request") == "request"
+        assert backend.count() == 55
+        assert backend.search(SearchQuery(text="quetzal")).ids == [doc["id"]]
+        # The total comes from the aggregation request when facets are counted.
+        query = SearchQuery(text="quetzal", filters={"type": ["IMAGE", "TEXT"]})
+        assert backend.search(query).total == backend.search(
+            SearchQuery(text="quetzal", filters={"type": ["IMAGE", "TEXT"]},
+                        facets=False)).total == backend.count(query)
+    finally:
+        drop(backend)
+        backend.close()
