@@ -63,6 +63,7 @@ def record_summaries(archive: Archive, ids: list[str], langs: list[str]
     # Direct index lookups: a SPARQL query joining VALUES is ten times slower in Oxigraph.
     store = archive.rdf.store
     out: dict[str, dict[str, Any]] = {}
+    labels: dict[str | None, str] = {}  # a lazy translation costs a catalogue lookup each time
     for rid in dict.fromkeys(ids):
         if not is_record_id(rid):
             continue
@@ -76,8 +77,11 @@ def record_summaries(archive: Archive, ids: list[str], langs: list[str]
         parent_uri = _first_value(store, subject, _PART_OF)
         parent = archive.minter.record_id_of(parent_uri) if parent_uri else None
         chosen = pick_language(titles, langs)
+        if level not in labels:
+            labels[level] = level_label(level)
         out[rid] = {"id": rid, "title": str(chosen) if chosen is not None else rid,
-                    "level": level, "level_label": level_label(level), "parent": parent}
+                    "level": level, "parent": parent,
+                    "level_label": labels[level]}
     return out
 
 
