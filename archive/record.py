@@ -58,6 +58,8 @@ class RecordDraft:
     source_media_type: str
     images: list[ImageFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # record.ttl as serialised for this instance, when a worker process made it already.
+    stored: bytes | None = None
 
 
 _IRIS: dict[str, ox.NamedNode] = {}

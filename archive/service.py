@@ -190,7 +190,8 @@ class Archive:
         ext = SOURCE_EXTENSIONS.get(draft.source_media_type, "txt")
         files: dict[str, bytes | Path] = {
             f"{SOURCE_PREFIX}.{ext}": draft.source_bytes,
-            RECORD_PATH: serialize_stored(draft.graph, self.settings.base_url),
+            RECORD_PATH: draft.stored if draft.stored is not None
+            else serialize_stored(draft.graph, self.settings.base_url),
         }
         for image in draft.images:
             files[f"files/{image.name}"] = image.source

@@ -250,6 +250,8 @@ class DcReader:
 
     name = "dc"
     version = "1.0"
+    # to_rdf maps a record from its raw bytes alone (data=None): how it reaches a worker.
+    maps_from_raw = True
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield one source record per DC record; a file that cannot be parsed is one rejection."""

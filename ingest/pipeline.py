@@ -15,8 +15,8 @@ from typing import Any
 from archive.record import RecordDraft
 from archive.service import Archive, Provenance
 from archive.state import utc_now
-from archive.validate import record_errors
-from ingest.reader import ReadContext, Reader, RecordRejected, Rejection, SourceRecord
+from ingest.parallel import Mapped, RecordMapper
+from ingest.reader import ReadContext, Reader, Rejection, SourceRecord
 
 
 @dataclass
@@ -111,28 +111,38 @@ def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
     window_size = 2 * archive.settings.workers
     # Records ready to save, written to storage as one group (one durability point).
     group: list[_Prepared] = []
+    # Mapping, checks and serialisation run in worker processes for large batches.
+    mapper = RecordMapper(reader, context, archive.settings.base_url, archive.settings.workers)
     status = "failed"
+
+    def take(done: Mapped | Rejection) -> None:
+        if isinstance(done, Rejection):
+            report.rejected.append(done)
+        else:
+            prepared = _prepare(archive, done, report, claimed_images)
+            if prepared is not None:
+                window.append(prepared)
+            while len(window) > window_size:
+                _finish(archive, reader, window.popleft(), report, group)
+        if progress:
+            progress(report.input)
+
     try:
         # Derived copies (RDF store graphs, search documents) are made in groups; every saved
         # record stays on the pending queue until its document is in the index.
         with archive.deferring():
             # The harvester reads from an endpoint URL; every file reader gets a Path.
             for item in reader.read(source, context):  # type: ignore[arg-type]
-                if isinstance(item, Rejection):
-                    report.rejected.append(item)
-                else:
-                    prepared = _prepare(archive, reader, item, context, report, claimed_images)
-                    if prepared is not None:
-                        window.append(prepared)
-                    while len(window) > window_size:
-                        _finish(archive, reader, window.popleft(), report, group)
-                if progress:
-                    progress(report.input)
+                for done in mapper.feed(item):
+                    take(done)
+            for done in mapper.finish():
+                take(done)
             while window:
                 _finish(archive, reader, window.popleft(), report, group)
             _save_group(archive, reader, group, report)
         status = "done"
     finally:
+        mapper.close()
         archive.flush()
         report.warnings = list(dict.fromkeys(context.warnings))
         report.finished = utc_now()
@@ -155,22 +165,12 @@ def _reject(report: BatchReport, item: SourceRecord, reason: str, rid: str | Non
     report.rejected.append(Rejection(item.source, item.position, reason, rid))
 
 
-def _prepare(archive: Archive, reader: Reader, item: SourceRecord, context: ReadContext,
-             report: BatchReport, claimed_images: dict[str, str]) -> _Prepared | None:
-    """Map and check a record, and start building its pyramids; None if it was rejected."""
-    try:
-        draft = reader.to_rdf(item, context)
-    except RecordRejected as exc:
-        _reject(report, item, str(exc))
-        return None
-    except ValueError as exc:
-        # A value the record model cannot hold (an IRI with spaces, a malformed language tag)
-        # that the reader did not catch: this record is refused, the batch goes on.
-        _reject(report, item, f"cannot be mapped: {exc}")
-        return None
-    errors = record_errors(draft.graph)
-    if errors:
-        _reject(report, item, "; ".join(errors), draft.record_id)
+def _prepare(archive: Archive, mapped: Mapped, report: BatchReport,
+             claimed_images: dict[str, str]) -> _Prepared | None:
+    """Admit a mapped record and start building its pyramids; None if it was rejected."""
+    item, draft = mapped.item, mapped.draft
+    if draft is None:
+        _reject(report, item, mapped.reason or "rejected", mapped.record_id)
         return None
     for image in draft.images:
         owner = claimed_images.get(image.image_id) or archive.image_owner(image.image_id)

@@ -1,0 +1,221 @@
+"""Mapping records on both cores: the parent reads and saves, worker processes map and check.
+
+A record's mapping (reader.to_rdf), its compiled checks and its serialisation for storage are
+pure functions of the source record and the read options, so they run in a pool of spawned
+worker processes, in chunks. Results come back in input order as the bytes of record.ttl, and
+the parent does everything that touches the instance (image ownership, storage, RDF store,
+index) one record after another, as before. Small batches, and readers whose records do not
+travel between processes, are mapped in the parent.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from archive.ids import Minter
+from archive.rdfio import parse_stored, serialize_stored
+from archive.record import ImageFile, RecordDraft
+from archive.recordgraph import RecordGraph
+from archive.validate import record_errors
+from ingest.reader import ReadContext, Reader, RecordRejected, Rejection, SourceRecord
+
+# A batch maps in the parent until this many records have been read (a pool costs ~1 s to
+# start); then the rest goes to the pool.
+PARALLEL_AFTER = 1000
+CHUNK = 32
+CHUNKS_IN_FLIGHT_PER_WORKER = 3
+
+
+@dataclass
+class Mapped:
+    """What became of one source record: a checked draft, or the reason it was refused."""
+
+    item: SourceRecord
+    draft: RecordDraft | None = None
+    reason: str | None = None
+    record_id: str | None = None
+
+
+def map_record(reader: Reader, item: SourceRecord, context: ReadContext) -> Mapped:
+    """Map one record and run the compiled checks on it."""
+    try:
+        draft = reader.to_rdf(item, context)
+    except RecordRejected as exc:
+        return Mapped(item, reason=str(exc))
+    except ValueError as exc:
+        # A value the record model cannot hold (an IRI with spaces, a malformed language tag)
+        # that the reader did not catch: this record is refused, the batch goes on.
+        return Mapped(item, reason=f"cannot be mapped: {exc}")
+    errors = record_errors(draft.graph)
+    if errors:
+        return Mapped(item, reason="; ".join(errors), record_id=draft.record_id)
+    return Mapped(item, draft=draft, record_id=draft.record_id)
+
+
+# -- the worker side ------------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+# (record id, record.ttl bytes, source bytes, source media type, images, warnings) or a reason.
+_Result = tuple[str | None, bytes | None, bytes, str, list[ImageFile], list[str], str | None]
+
+
+def _init_worker(reader_name: str, base_url: str, provider: str) -> None:
+    from ingest.registry import get_reader
+
+    minter = Minter(base_url)
+    _worker.update(reader=get_reader(reader_name), base_url=base_url, minter=minter,
+                   provider=provider, version=-1, options={})
+
+
+def _map_chunk(version: int, options: bytes, items: list[SourceRecord]
+               ) -> tuple[list[_Result], list[str]]:
+    """Map a chunk in a worker; returns per-record results and the context's new warnings."""
+    if _worker["version"] != version:
+        _worker["options"] = pickle.loads(options)  # noqa: S301 - our own parent wrote it
+        _worker["version"] = version
+    context = ReadContext(_worker["minter"], _worker["provider"], _worker["options"])
+    results: list[_Result] = []
+    for item in items:
+        mapped = map_record(_worker["reader"], item, context)
+        draft = mapped.draft
+        if draft is None:
+            results.append((mapped.record_id, None, b"", "", [], [], mapped.reason))
+        else:
+            stored = serialize_stored(draft.graph, _worker["base_url"])
+            results.append((draft.record_id, stored, draft.source_bytes,
+                            draft.source_media_type, draft.images, draft.warnings, None))
+    return results, context.warnings
+
+
+# -- the parent side ------------------------------------------------------------------------
+
+
+class RecordMapper:
+    """Maps a batch's records in order, in the parent or (for large batches) in a pool."""
+
+    def __init__(self, reader: Reader, context: ReadContext, base_url: str, workers: int) -> None:
+        self.reader = reader
+        self.context = context
+        self.base_url = base_url
+        self.workers = workers
+        self._seen = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._usable: bool | None = None if workers > 1 else False
+        self._pending: list[SourceRecord | Rejection] = []
+        self._in_flight: deque[tuple[list[SourceRecord | Rejection],
+                                     Future[tuple[list[_Result], list[str]]]]] = deque()
+        self._version = 0
+        self._options_sent: bytes = b""
+        self.in_workers = 0  # records mapped in the pool (for reports and tests)
+
+    def feed(self, item: SourceRecord | Rejection) -> Iterator[Mapped | Rejection]:
+        """Take the next item the reader yielded; yield whatever is now done, in order."""
+        self._seen += 1
+        if self._pool is None and (self._seen <= PARALLEL_AFTER or not self._start(item)):
+            yield from self._drain_pool()
+            yield item if isinstance(item, Rejection) else map_record(
+                self.reader, item, self.context)
+            return
+        self._pending.append(item)
+        if len(self._pending) >= CHUNK:
+            self._submit()
+        while len(self._in_flight) > self.workers * CHUNKS_IN_FLIGHT_PER_WORKER:
+            yield from self._collect()
+
+    def finish(self) -> Iterator[Mapped | Rejection]:
+        """Yield the rest once the reader is done."""
+        if self._pending:
+            self._submit()
+        yield from self._drain_pool()
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _drain_pool(self) -> Iterator[Mapped | Rejection]:
+        while self._in_flight:
+            yield from self._collect()
+
+    def _travels(self, item: SourceRecord) -> SourceRecord | None:
+        """The record as sent to a worker, or None if it cannot be sent."""
+        try:
+            pickle.dumps(item)
+            return item
+        except (TypeError, AttributeError, pickle.PicklingError):
+            pass
+        if getattr(self.reader, "maps_from_raw", False):
+            # The reader maps from the raw bytes when it has no parsed element (lxml elements
+            # cannot be pickled).
+            return replace(item, data=None)
+        return None
+
+    def _start(self, item: SourceRecord | Rejection) -> bool:
+        """Start the pool if this batch can use it; False means map in the parent."""
+        if self._usable is None:
+            from ingest.registry import BUILTIN_READERS
+
+            self._usable = (
+                self.reader.name in BUILTIN_READERS
+                and isinstance(item, SourceRecord) and self._travels(item) is not None
+                and self._options() is not None
+            )
+            if self._usable:
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=context, initializer=_init_worker,
+                    initargs=(self.reader.name, self.base_url, self.context.provider))
+        return bool(self._usable)
+
+    def _options(self) -> bytes | None:
+        try:
+            return pickle.dumps(self.context.options)
+        except (TypeError, AttributeError, pickle.PicklingError):
+            return None
+
+    def _submit(self) -> None:
+        assert self._pool is not None
+        chunk, self._pending = self._pending, []
+        records: list[SourceRecord] = []
+        for entry in chunk:
+            if isinstance(entry, SourceRecord):
+                sent = self._travels(entry)
+                if sent is None:
+                    raise RuntimeError(f"{entry.position}: this record cannot go to a worker")
+                records.append(sent)
+        # Readers may change their options while reading (a folder names its mapping).
+        options = self._options()
+        if options is None:
+            raise RuntimeError("the read options can no longer be sent to a worker")
+        if options != self._options_sent:
+            self._version += 1
+            self._options_sent = options
+        future = self._pool.submit(_map_chunk, self._version, options, records)
+        self._in_flight.append((chunk, future))
+
+    def _collect(self) -> Iterator[Mapped | Rejection]:
+        chunk, future = self._in_flight.popleft()
+        results, warnings = future.result()
+        self.context.warnings.extend(warnings)
+        self.in_workers += len(results)
+        answers = iter(results)
+        for entry in chunk:
+            if isinstance(entry, Rejection):
+                yield entry
+                continue
+            rid, stored, source_bytes, media_type, images, notes, reason = next(answers)
+            if stored is None or rid is None:
+                yield Mapped(entry, reason=reason, record_id=rid)
+                continue
+            graph = RecordGraph(parse_stored(stored, self.base_url))
+            draft = RecordDraft(rid, graph, source_bytes, media_type, images, notes,
+                                stored=stored)
+            yield Mapped(entry, draft=draft, record_id=rid)
