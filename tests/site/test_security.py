@@ -291,6 +291,15 @@ def test_search_page_escapes_hostile_metadata(hostile: Flask) -> None:
     assert box.cssselect("#site-q")[0].get("value") == '"><script>alert(9)</script>'
 
 
+def test_label_sheet_escapes_hostile_metadata(hostile: Flask) -> None:
+    resp = hostile.test_client().get(
+        "/labels?id=hostile-X1&id=hostile-X2&id=hostile-X3&id=hostile-X4&lang=es")
+    assert resp.status_code == 200
+    tree = assert_safe_page(resp.text, "labels")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in resp.text
+    assert len(tree.cssselect("svg")) >= 4  # the QR codes, inline
+
+
 def test_home_page_escapes_hostile_metadata(hostile: Flask) -> None:
     resp = hostile.test_client().get("/?lang=es")
     assert resp.status_code == 200
@@ -353,7 +362,8 @@ def test_isolate_bidi_closes_what_it_opens() -> None:
 BROWSER_PAGES = ["/?lang=es", "/search?q=alert&lang=es", "/search?q=templo&lang=zh-Hans",
                  "/item/hostile-X1?lang=es", "/item/hostile-X2?lang=es", "/item/hostile-X3",
                  "/item/hostile-X4", "/collections", "/places", "/timeline",
-                 "/labels?ids=hostile-X1,hostile-X2,hostile-X3", "/no-such-page"]
+                 "/labels?id=hostile-X1&id=hostile-X2&id=hostile-X3&lang=zh-Hans",
+                 "/no-such-page"]
 # Records every CSP violation, before any page script runs (CDP scripts are exempt from CSP).
 WATCH_CSP = """
 window.__csp = [];
