@@ -307,6 +307,16 @@ def test_home_page_escapes_hostile_metadata(hostile: Flask) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in resp.text
 
 
+@pytest.mark.parametrize("path", [
+    "/collections", "/collection/hostile-X1", "/timeline", "/places", "/place?name=Oaxaca",
+    "/place?name=%3Cscript%3Ealert(1)%3C/script%3E%E2%80%AE",
+])
+def test_browse_pages_escape_hostile_metadata(hostile: Flask, path: str) -> None:
+    resp = hostile.test_client().get(path + ("&" if "?" in path else "?") + "lang=es")
+    assert resp.status_code in (200, 404), path
+    assert_safe_page(resp.text, path)
+
+
 def test_error_pages_escape_what_was_asked(hostile: Flask) -> None:
     resp = hostile.test_client().get("/item/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
     assert resp.status_code == 404
