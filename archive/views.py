@@ -12,7 +12,7 @@ from flask_babel import gettext
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
-from archive.ids import Minter
+from archive.ids import Minter, is_record_id
 from archive.service import Archive, Record
 from archive.vocab import (
     DC,
@@ -245,6 +245,108 @@ def _child_rows(archive: Archive, rid: str, preferred: list[str],
     return list(found.values())
 
 
+_SPARQL_PREFIXES = ("PREFIX dc: <http://purl.org/dc/elements/1.1/> "
+                    "PREFIX dcterms: <http://purl.org/dc/terms/> "
+                    "PREFIX mem: <https://w3id.org/memoria/ns#> ")
+
+
+def _pick_title(texts: dict[str, list[Literal]], preferred: list[str], fallback: str) -> str:
+    """title_of() over literals gathered by a query: title, else the description's start."""
+    chosen = pick_language(texts.get("title", []), preferred)
+    if chosen is not None:
+        return str(chosen)
+    chosen = pick_language(texts.get("description", []), preferred)
+    return str(chosen)[:80] if chosen is not None else fallback
+
+
+def _literal(term: Any) -> Literal:
+    return Literal(term.value, lang=getattr(term, "language", None) or None)
+
+
+def titles_of(archive: Archive, rids: list[str], preferred: list[str]) -> dict[str, str]:
+    """The titles of a few records in one query (no record is read whole)."""
+    rids = [r for r in dict.fromkeys(rids) if is_record_id(r)]
+    if not rids:
+        return {}
+    if not archive.derives:
+        out = {}
+        for rid in rids:
+            rec = archive.get(rid)
+            if rec is not None and not rec.withdrawn:
+                out[rid] = title_of(rec.graph, URIRef(archive.minter.item(rid)), preferred)
+        return out
+    values = " ".join(f"<{archive.minter.item(r)}>" for r in rids)
+    rows = archive.rdf.query(
+        _SPARQL_PREFIXES + f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {values} }} "
+        "VALUES ?p { dc:title dc:description } ?s ?p ?o }")
+    texts: dict[str, dict[str, list[Literal]]] = {}
+    for row in rows:  # type: ignore[union-attr]
+        sid = archive.minter.record_id_of(row["s"].value)
+        kind = "title" if row["p"].value.endswith("title") else "description"
+        if sid:
+            texts.setdefault(sid, {}).setdefault(kind, []).append(_literal(row["o"]))
+    return {rid: _pick_title(texts.get(rid, {}), preferred, "(untitled)") for rid in rids
+            if rid in texts}
+
+
+def ancestors(archive: Archive, rid: str, parent_id: str | None, preferred: list[str]
+              ) -> list[dict[str, str]]:
+    """The archival breadcrumb above a record, top first: one query for the whole chain."""
+    if parent_id is None:
+        return []
+    if not archive.derives:
+        return _ancestors_by_reading(archive, rid, parent_id, preferred)
+    rows = archive.rdf.query(
+        _SPARQL_PREFIXES + f"SELECT ?a ?up ?level ?p ?o WHERE {{ "
+        f"<{archive.minter.item(rid)}> dcterms:isPartOf+ ?a . "
+        "OPTIONAL { ?a dcterms:isPartOf ?up } OPTIONAL { ?a mem:level ?level } "
+        "OPTIONAL { VALUES ?p { dc:title dc:description } ?a ?p ?o } }")
+    up: dict[str, str | None] = {}
+    levels: dict[str, str] = {}
+    texts: dict[str, dict[str, list[Literal]]] = {}
+    for row in rows:  # type: ignore[union-attr]
+        aid = archive.minter.record_id_of(row["a"].value)
+        if not aid:
+            continue
+        texts.setdefault(aid, {})
+        if row["up"] is not None:
+            up[aid] = archive.minter.record_id_of(row["up"].value)
+        if row["level"] is not None:
+            levels[aid] = row["level"].value
+        if row["o"] is not None:
+            kind = "title" if row["p"].value.endswith("title") else "description"
+            texts[aid].setdefault(kind, []).append(_literal(row["o"]))
+    chain: list[dict[str, str]] = []
+    seen = {rid}
+    current: str | None = parent_id
+    # A withdrawn or missing ancestor has no graph in the store: the chain stops there.
+    while current and current not in seen and current in texts:
+        seen.add(current)
+        chain.insert(0, {"id": current, "title": _pick_title(texts[current], preferred, current),
+                         "level": levels.get(current, "")})
+        current = up.get(current)
+    return chain
+
+
+def _ancestors_by_reading(archive: Archive, rid: str, parent_id: str, preferred: list[str]
+                          ) -> list[dict[str, str]]:
+    minter = archive.minter
+    breadcrumb: list[dict[str, str]] = []
+    seen = {rid}
+    current: str | None = parent_id
+    while current and current not in seen:
+        seen.add(current)
+        parent = archive.get(current)
+        if parent is None or parent.withdrawn:
+            break
+        pcho = URIRef(minter.item(current))
+        breadcrumb.insert(0, {"id": current, "title": title_of(parent.graph, pcho, preferred),
+                              "level": str(next(iter(parent.graph.objects(pcho, MEM.level)), ""))})
+        grand = next(iter(parent.graph.objects(pcho, DCTERMS.isPartOf)), None)
+        current = minter.record_id_of(str(grand)) if grand is not None else None
+    return breadcrumb
+
+
 def record_view(archive: Archive, record: Record, preferred: list[str]) -> dict[str, Any]:
     """Everything an item page shows about the record itself, as plain data (the JSON twin)."""
     minter: Minter = archive.minter
@@ -266,18 +368,7 @@ def record_view(archive: Archive, record: Record, preferred: list[str]) -> dict[
                        "values": sorted(values, key=lambda v: v["text"])})
     parent_node = next(iter(g.objects(cho, DCTERMS.isPartOf)), None)
     parent_id = minter.record_id_of(str(parent_node)) if parent_node is not None else None
-    breadcrumb: list[dict[str, str]] = []
-    seen = {record.record_id}
-    while parent_id and parent_id not in seen:
-        seen.add(parent_id)
-        parent = archive.get(parent_id)
-        if parent is None or parent.withdrawn:
-            break
-        pcho = URIRef(minter.item(parent_id))
-        breadcrumb.insert(0, {"id": parent_id, "title": title_of(parent.graph, pcho, preferred),
-                              "level": str(next(iter(parent.graph.objects(pcho, MEM.level)), ""))})
-        grand = next(iter(parent.graph.objects(pcho, DCTERMS.isPartOf)), None)
-        parent_id = minter.record_id_of(str(grand)) if grand is not None else None
+    breadcrumb = ancestors(archive, record.record_id, parent_id, preferred)
     prov = next(iter(g.subjects(RDF.type, PROV.Entity)), None)
     rights = str(next(iter(g.objects(agg, EDM.rights)), "")) if agg is not None else ""
     provider = str(next(iter(g.objects(agg, EDM.dataProvider)), "")) if agg else ""
@@ -314,12 +405,12 @@ def siblings(archive: Archive, view: dict[str, Any], preferred: list[str]) -> di
     if view["id"] not in order:
         return out
     at = order.index(view["id"])
-    for key, idx in (("previous", at - 1), ("next", at + 1)):
-        if 0 <= idx < len(order):
-            other = archive.get(order[idx])
-            if other is not None and not other.withdrawn:
-                cho = URIRef(archive.minter.item(order[idx]))
-                out[key] = {"id": order[idx], "title": title_of(other.graph, cho, preferred)}
+    near = {key: order[idx] for key, idx in (("previous", at - 1), ("next", at + 1))
+            if 0 <= idx < len(order)}
+    titles = titles_of(archive, list(near.values()), preferred)
+    for key, other in near.items():
+        if other in titles:
+            out[key] = {"id": other, "title": titles[other]}
     out["position"] = {"index": at + 1, "total": len(order)}
     return out
 

@@ -206,24 +206,30 @@ def test_a_handful_of_archive_calls_whatever_the_number_of_parts(app: Flask) -> 
     archive = app.extensions["memoria"]
     calls: list[str] = []
     originals = {n: getattr(archive, n) for n in ("get", "children", "search")}
+    rdf_query = archive.rdf.query
     try:
         for name, fn in originals.items():
             setattr(archive, name, counting(calls, name, fn))
+        archive.rdf.query = counting(calls, "sparql", rdf_query)
         with app.test_request_context("/item/museo-I2"):
-            item_view(archive, originals["get"]("museo-I2"), ["en"])
-        # fonds and series for the breadcrumb, the two neighbours: four reads.
-        assert calls.count("get") == 4
+            view = item_view(archive, originals["get"]("museo-I2"), ["en"])
+        assert [b["id"] for b in view["breadcrumb"]] == ["museo-F1", "museo-S1"]
+        assert (view["previous"]["id"], view["next"]["id"]) == ("museo-I1", "museo-I3")
+        # No record is read whole: ancestors, parts, neighbours' titles are queries.
+        assert calls.count("get") == 0
         assert calls.count("children") == 1
         assert calls.count("search") <= 3
+        assert calls.count("sparql") <= 4, calls
         calls.clear()
         with app.test_request_context("/item/museo-S1"):
             view = item_view(archive, originals["get"]("museo-S1"), ["en"])
         # a series with three parts: their titles come from one query, not three reads
         assert len(view["children"]) == 3
-        assert calls.count("get") == 1
+        assert calls.count("get") == 0 and calls.count("sparql") <= 4
     finally:
         for name in originals:
             delattr(archive, name)
+        del archive.rdf.query
     series = lxml_html.fromstring(page(app, "/item/museo-S1"))
     assert [a.get("href") for a in series.cssselect("section.children a")] == [
         "/item/museo-I1", "/item/museo-I2", "/item/museo-I3"]
