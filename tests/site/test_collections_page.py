@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -212,7 +213,7 @@ def test_search_within_a_node_finds_exactly_its_subtree(site: Flask) -> None:
 
 
 def test_withdrawn_unit_is_gone_from_the_tree(site: Flask) -> None:
-    """Last in this module: it changes the shared instance."""
+    """After the tests that read the whole tree: it changes the shared instance."""
     archive: Archive = site.extensions["memoria"]
     client = site.test_client()
     assert archive.withdraw("museo-EVIL-1", "test") is not None
@@ -220,3 +221,39 @@ def test_withdrawn_unit_is_gone_from_the_tree(site: Flask) -> None:
     assert client.get("/timeline?collection=museo-EVIL-1").status_code == 410
     data = client.get("/collection/museo-EVIL?format=json").get_json()
     assert data["children"] == [] and data["node"]["records_below"] == 0
+
+
+@pytest.mark.service
+def test_elasticsearch_counts_the_tree_places_and_years_like_tantivy(site: Flask) -> None:
+    from search.backend import SearchQuery
+    from tests.search.conftest import drop, es_or_fail
+
+    archive: Archive = site.extensions["memoria"]
+    tantivy = archive.index.backend
+    docs = [archive.document(rid, archive.rdf.graph(archive.minter.graph(rid)))
+            for rid in archive.ids()]
+    es = es_or_fail(f"memoria-test-browse-{uuid.uuid4().hex[:8]}")
+    try:
+        es.rebuild(docs)
+        units = [d["id"] for d in docs if archive.children(d["id"])]
+        for backend in (tantivy, es):
+            assert backend.count() == len(docs)
+        for unit in units:
+            keys = [c for c, _ in archive.children(unit)]
+            within = SearchQuery(within=unit, facets=False)
+            want = tantivy.term_counts(within, "ancestors", keys=keys)
+            assert want == es.term_counts(within, "ancestors", keys=keys), unit
+            assert want == {k: len(subtree(archive, k)) for k in keys if subtree(archive, k)}
+            assert tantivy.count(within) == es.count(within) == len(subtree(archive, unit))
+            assert tantivy.year_counts(within) == es.year_counts(within), unit
+        everything = SearchQuery(facets=False)
+        assert tantivy.term_counts(everything, "place", size=500) == \
+            es.term_counts(everything, "place", size=500)
+        assert tantivy.term_counts(everything, "collection", size=500) == \
+            es.term_counts(everything, "collection", size=500)
+        assert tantivy.year_counts(everything, 50) == es.year_counts(everything, 50)
+        with pytest.raises(ValueError):
+            es.term_counts(everything, "all_text")
+    finally:
+        drop(es)
+        es.close()
