@@ -9,11 +9,10 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from flask_babel import get_locale, gettext, lazy_gettext
-from rdflib import URIRef
 
 from archive.site.i18n import ui_language
 from archive.site.pages import get_archive
-from archive.views import rights_label, title_of
+from archive.views import rights_label, titles_of
 from search.backend import FacetDef
 from search.document import GEO_CELL_DEGREES
 
@@ -71,22 +70,33 @@ def region_label(key: str, size: int = GEO_CELL_DEGREES) -> str:
     return f"{lat(south)}–{lat(south + size)}, {lon(west)}–{lon(west + size)}"
 
 
-def collection_label(rid: str, langs: list[str]) -> str:
-    """A collection's title, read from the archive at most every ten minutes per language."""
-    key = (rid, langs[0] if langs else "")
+def collection_titles(rids: Iterable[str], langs: list[str]) -> dict[str, str]:
+    """Collections' titles: kept ones, the rest read in one query (never a record whole)."""
+    lang = langs[0] if langs else ""
     now = time.monotonic()
+    out: dict[str, str] = {}
+    missing: list[str] = []
     with _COLLECTION_LOCK:
-        cached = _COLLECTION_TITLES.get(key)
-    if cached and cached[1] > now:
-        return cached[0]
-    archive = get_archive()
-    record = archive.get(rid)
-    title = title_of(record.graph, URIRef(archive.minter.item(rid)), langs) if record else rid
-    with _COLLECTION_LOCK:
-        if len(_COLLECTION_TITLES) > 5000:
-            _COLLECTION_TITLES.clear()
-        _COLLECTION_TITLES[key] = (title, now + COLLECTION_TITLE_TTL)
-    return title
+        for rid in dict.fromkeys(rids):
+            cached = _COLLECTION_TITLES.get((rid, lang))
+            if cached and cached[1] > now:
+                out[rid] = cached[0]
+            else:
+                missing.append(rid)
+    if missing:
+        found = titles_of(get_archive(), missing, langs)
+        with _COLLECTION_LOCK:
+            if len(_COLLECTION_TITLES) > 5000:
+                _COLLECTION_TITLES.clear()
+            for rid in missing:
+                out[rid] = found.get(rid, rid)
+                _COLLECTION_TITLES[(rid, lang)] = (out[rid], now + COLLECTION_TITLE_TTL)
+    return out
+
+
+def collection_label(rid: str, langs: list[str]) -> str:
+    """One collection's title (see collection_titles)."""
+    return collection_titles([rid], langs)[rid]
 
 
 def bucket_label(facet: FacetDef, key: str, langs: list[str]) -> str:

@@ -21,6 +21,7 @@ from archive.site.pages import get_archive, render_page, wants_json
 from archive.site.search_labels import (
     bucket_label,
     collection_label,
+    collection_titles,
     facet_label,
     primary_languages,
     region_label,
@@ -334,6 +335,9 @@ def page_data(query: SearchQuery, result: SearchResult, args: Mapping[str, Any]
     langs = primary_languages(preferred_languages())
     state = state_args(args)
     hits = [_hit_view(h, langs) for h in result.hits]
+    # The collection facet names records: read all their titles at once, before labelling.
+    collections = [b.key for f in result.facets if f.name == "collection" for b in f.buckets]
+    collection_titles([*collections, *([query.within] if query.within else [])], langs)
     facets = _facets_view(result, langs)
     export = changed(state)
     export.pop("size", None)
