@@ -68,34 +68,71 @@ def chosen_ids(archive: Archive, args: MultiDict[str, str]) -> list[str]:
     return archive.search(query).ids
 
 
-def label_of(archive: Archive, rid: str, langs: list[str]) -> dict[str, Any] | None:
-    """One label's data: titles in the chosen languages (with fallback), URI, provider."""
-    if not is_record_id(rid):
-        return None
-    record = archive.get(rid)
-    if record is None or record.withdrawn:
-        return None
-    g = record.graph
-    cho = URIRef(archive.minter.item(rid))
-    literals = [o for o in g.objects(cho, DC.title) if isinstance(o, Literal)]
-    titles = []
+def _label(rid: str, uri: str, titles: list[Literal], fallback: str, provider: str,
+           langs: list[str]) -> dict[str, Any]:
+    out = []
     for lang in langs:
         # A language without a title falls back to the other chosen ones first.
-        chosen = pick_language(literals, [lang, *langs])
-        text = str(chosen) if chosen is not None else title_of(g, cho, [lang])
+        chosen = pick_language(titles, [lang, *langs])
         found = chosen.language if chosen is not None else None
-        titles.append({"lang": lang, "text": text, "text_lang": found,
-                       "fallback": not found or found.split("-")[0].lower()
-                       != lang.split("-")[0].lower()})
-    agg = next(iter(g.subjects(RDF.type, ORE.Aggregation)), None)
-    provider = str(next(iter(g.objects(agg, EDM.dataProvider)), "")) if agg is not None else ""
+        out.append({"lang": lang, "text": str(chosen) if chosen is not None else fallback,
+                    "text_lang": found,
+                    "fallback": not found or found.split("-")[0].lower()
+                    != lang.split("-")[0].lower()})
     return {
         "id": rid,
-        "uri": str(cho),
-        "titles": titles,
+        "uri": uri,
+        "titles": out,
         "data_provider": provider,
         "qr": {fmt: url_for("item_qr", name=rid, fmt=fmt) for fmt in ("svg", "png")},
     }
+
+
+def labels_of(archive: Archive, rids: list[str], langs: list[str]
+              ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The labels of published records in the given order, and the ids that are not."""
+    wanted = [r for r in dict.fromkeys(rids) if is_record_id(r)]
+    found: dict[str, dict[str, Any]] = {}
+    if archive.derives and wanted:
+        values = " ".join(f"<{archive.minter.item(r)}>" for r in wanted)
+        rows = archive.rdf.query(
+            "PREFIX dc: <http://purl.org/dc/elements/1.1/> "
+            "PREFIX edm: <http://www.europeana.eu/schemas/edm/> "
+            f"SELECT ?s ?p ?o ?dp WHERE {{ VALUES ?s {{ {values} }} ?s a edm:ProvidedCHO . "
+            "OPTIONAL { VALUES ?p { dc:title dc:description } ?s ?p ?o } "
+            "OPTIONAL { ?agg edm:aggregatedCHO ?s ; edm:dataProvider ?dp } }")
+        texts: dict[str, dict[str, set[Literal]]] = {}
+        providers: dict[str, str] = {}
+        for row in rows:  # type: ignore[union-attr]
+            rid = archive.minter.record_id_of(row["s"].value)
+            if not rid:
+                continue
+            entry = texts.setdefault(rid, {"title": set(), "description": set()})
+            if row["o"] is not None:
+                kind = "title" if row["p"].value.endswith("title") else "description"
+                entry[kind].add(Literal(row["o"].value, lang=row["o"].language or None))
+            if row["dp"] is not None:
+                providers.setdefault(rid, row["dp"].value)
+        for rid, entry in texts.items():
+            description = pick_language(sorted(entry["description"]), langs)
+            fallback = str(description)[:80] if description is not None else "(untitled)"
+            found[rid] = _label(rid, archive.minter.item(rid), sorted(entry["title"]),
+                                fallback, providers.get(rid, ""), langs)
+    elif wanted:
+        for rid in wanted:
+            record = archive.get(rid)
+            if record is None or record.withdrawn:
+                continue
+            g = record.graph
+            cho = URIRef(archive.minter.item(rid))
+            agg = next(iter(g.subjects(RDF.type, ORE.Aggregation)), None)
+            found[rid] = _label(
+                rid, str(cho), [o for o in g.objects(cho, DC.title) if isinstance(o, Literal)],
+                title_of(g, cho, langs),
+                str(next(iter(g.objects(agg, EDM.dataProvider)), "")) if agg is not None else "",
+                langs)
+    ordered = [r for r in dict.fromkeys(rids)]
+    return [found[r] for r in ordered if r in found], [r for r in ordered if r not in found]
 
 
 def register(app: Flask) -> None:
@@ -108,13 +145,7 @@ def register(app: Flask) -> None:
         langs = chosen_langs(args)
         per_page = chosen_layout(args)
         ids = chosen_ids(archive, args)
-        items, missing = [], []
-        for rid in ids:
-            label = label_of(archive, rid, langs)
-            if label is None:
-                missing.append(rid)
-            else:
-                items.append(label)
+        items, missing = labels_of(archive, ids, langs)
         columns, rows = LAYOUTS[per_page]
         data = {
             "items": items,

@@ -10,6 +10,7 @@ import segno
 from flask import Flask, Response, abort, request
 from markupsafe import Markup
 
+from archive.ids import is_record_id
 from archive.site.pages import get_archive
 
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
@@ -65,10 +66,10 @@ def register(app: Flask) -> None:
         if fmt not in MEDIA_TYPES:
             abort(404)
         archive = get_archive()
-        record = archive.get(name)
-        if record is None:
+        # Only whether the record is there matters: its graph is not read.
+        if not is_record_id(name) or archive.storage.head(name) is None:
             abort(404, description=f"no record {name}")
-        if record.withdrawn:
+        if archive.is_withdrawn(name):
             abort(410, description=f"record {name} has been withdrawn")
         uri = archive.minter.item(name)
         resp = Response(qr_bytes(uri, fmt), mimetype=MEDIA_TYPES[fmt])
