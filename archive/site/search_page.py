@@ -80,14 +80,13 @@ def _plain(fragment: str) -> str:
     return html.unescape(_MARK.sub("", fragment))
 
 
-def _in_language(texts: Mapping[str, list[str]] | None, langs: list[str]) -> str | None:
-    """The first text in the reader's languages, then in any language."""
-    if not texts:
-        return None
+def _in_language(texts: Mapping[str, list[str]] | None, langs: list[str]
+                 ) -> tuple[str | None, str | None]:
+    """The first text in the reader's languages, then in any language, and its language."""
     for lang in [*langs, "en", "es", "zh", "other"]:
-        if texts.get(lang):
-            return texts[lang][0]
-    return next((v[0] for v in texts.values() if v), None)
+        if texts and texts.get(lang):
+            return texts[lang][0], (None if lang == "other" else lang)
+    return None, None
 
 
 def _date(source: Mapping[str, Any]) -> str | None:
@@ -152,7 +151,8 @@ def _toggled(state: MultiDict[str, str], name: str, key: str) -> MultiDict[str, 
 
 def _hit_view(hit: Hit, langs: list[str]) -> dict[str, Any]:
     source = dict(hit.source or {})
-    title = _in_language(source.get("title"), langs) or source.get("title_display") or hit.id
+    title, title_lang = _in_language(source.get("title"), langs)
+    title = title or source.get("title_display") or hit.id
     marked = hit.highlights or {}
     title_html: str = str(escape(title))
     for fragment in marked.get("title", []):
@@ -175,6 +175,7 @@ def _hit_view(hit: Hit, langs: list[str]) -> dict[str, Any]:
         "id": hit.id,
         "url": url_for("item", name=hit.id),
         "title": title,
+        "title_lang": title_lang,
         "title_html": title_html,
         "date": _date(source),
         "year_begin": source.get("year_begin"),

@@ -162,6 +162,7 @@ def test_chinese_query_finds_the_chinese_record_titled_in_the_readers_language(
     assert title.text_content() == "陈家祠"
     assert title.cssselect("mark")[0].text_content() == "陈家祠"
     assert title.get("href") == "/item/museo-Z1"
+    assert doc.cssselect("li.hit .hit-title")[0].get("lang") == "zh"
     assert doc.cssselect("#facet-type legend")[0].text_content() == "类型"
     english = page(client, "/search?q=陈家祠&lang=en")
     assert english.cssselect("li.hit .hit-title a")[0].text_content() == \
