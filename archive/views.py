@@ -322,7 +322,8 @@ def ancestors(archive: Archive, rid: str, parent_id: str | None, preferred: list
     # A withdrawn or missing ancestor has no graph in the store: the chain stops there.
     while current and current not in seen and current in texts:
         seen.add(current)
-        chain.insert(0, {"id": current, "title": _pick_title(texts[current], preferred, current),
+        chain.insert(0, {"id": current, "uri": archive.minter.item(current),
+                         "title": _pick_title(texts[current], preferred, current),
                          "level": levels.get(current, "")})
         current = up.get(current)
     return chain
@@ -340,7 +341,8 @@ def _ancestors_by_reading(archive: Archive, rid: str, parent_id: str, preferred:
         if parent is None or parent.withdrawn:
             break
         pcho = URIRef(minter.item(current))
-        breadcrumb.insert(0, {"id": current, "title": title_of(parent.graph, pcho, preferred),
+        breadcrumb.insert(0, {"id": current, "uri": str(pcho),
+                              "title": title_of(parent.graph, pcho, preferred),
                               "level": str(next(iter(parent.graph.objects(pcho, MEM.level)), ""))})
         grand = next(iter(parent.graph.objects(pcho, DCTERMS.isPartOf)), None)
         current = minter.record_id_of(str(grand)) if grand is not None else None

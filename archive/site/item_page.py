@@ -79,8 +79,7 @@ def schema_org(view: dict[str, Any]) -> dict[str, Any]:
         data["holdingArchive"] = {"@type": "ArchiveOrganization", "name": view["data_provider"]}
     if view["breadcrumb"]:
         parent = view["breadcrumb"][-1]
-        data["isPartOf"] = {"@id": view["uri"].rsplit("/", 1)[0] + "/" + parent["id"],
-                            "name": parent["title"]}
+        data["isPartOf"] = {"@id": parent["uri"], "name": parent["title"]}
     if view["images"]:
         data["image"] = [f"{img['service']}/full/max/0/default.jpg" for img in view["images"]]
     return data
