@@ -14,7 +14,8 @@ from rdflib import Graph, Literal
 
 from archive.vocab import EDM, MEM, RDF
 
-SOURCE_DIGEST_FILE = "source.sha256"
+# "algorithm:hex" of the master a pyramid was built from; storage reuses the same digest.
+SOURCE_DIGEST_FILE = "source.digest"
 
 
 @dataclass(frozen=True)
@@ -36,29 +37,42 @@ def images_of(graph: Graph) -> list[ImageRef]:
     return sorted(refs, key=lambda r: r.image_id)
 
 
-def file_digest(path: Path) -> str:
-    """The sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The digest of a file, read in chunks."""
+    h = hashlib.new(algorithm)
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
 
 
-def build_if_stale(master: str, dest: str, max_pixels: int) -> bool:
+def _build(master: str, dest: str, max_pixels: int, algorithm: str) -> tuple[bool, str]:
+    from iiif.pyramid import build_pyramid
+
+    digest = f"{algorithm}:{file_digest(Path(master), algorithm)}"
+    marker = Path(dest) / SOURCE_DIGEST_FILE
+    if marker.is_file() and marker.read_text().strip() == digest:
+        return False, digest
+    build_pyramid(Path(master), Path(dest), max_pixels=max_pixels)
+    marker.write_text(digest + "\n")
+    return True, digest
+
+
+def build_if_stale(master: str, dest: str, max_pixels: int, algorithm: str = "sha512") -> bool:
     """Build the pyramid of master into dest unless it is built from the same bytes already.
 
     Runs in a worker process; returns True when it built.
     """
-    from iiif.pyramid import build_pyramid
+    return _build(master, dest, max_pixels, algorithm)[0]
 
-    digest = file_digest(Path(master))
-    marker = Path(dest) / SOURCE_DIGEST_FILE
-    if marker.is_file() and marker.read_text().strip() == digest:
-        return False
-    build_pyramid(Path(master), Path(dest), max_pixels=max_pixels)
-    marker.write_text(digest + "\n")
-    return True
+
+def build_and_digest(master: str, dest: str, max_pixels: int, algorithm: str) -> str:
+    """Like build_if_stale, but returns the master's digest ("algorithm:hex").
+
+    The ingest hands it to storage, so a new image is read and hashed once before it is
+    copied (the copy itself is still verified against it).
+    """
+    return _build(master, dest, max_pixels, algorithm)[1]
 
 
 class _Inline(Executor):
@@ -76,10 +90,12 @@ class _Inline(Executor):
 class Pyramids:
     """The pyramids directory of an instance: one subdirectory per image identifier."""
 
-    def __init__(self, root: Path, max_pixels: int, workers: int) -> None:
+    def __init__(self, root: Path, max_pixels: int, workers: int,
+                 algorithm: str = "sha512") -> None:
         self.root = root
         self.max_pixels = max_pixels
         self.workers = workers
+        self.algorithm = algorithm
         self._pool: Executor | None = None
 
     def path(self, image_id: str) -> Path:
@@ -100,7 +116,13 @@ class Pyramids:
         """Build (if stale) the pyramid of one image, in the pool."""
         self.root.mkdir(parents=True, exist_ok=True)
         return self.executor().submit(build_if_stale, str(master), str(self.path(image_id)),
-                                      self.max_pixels)
+                                      self.max_pixels, self.algorithm)
+
+    def submit_digest(self, image_id: str, master: Path) -> Future[str]:
+        """Build (if stale) the pyramid of one image in the pool; the future holds its digest."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self.executor().submit(build_and_digest, str(master), str(self.path(image_id)),
+                                      self.max_pixels, self.algorithm)
 
     def build_all(self, jobs: Iterable[tuple[str, Path]]) -> tuple[int, list[str]]:
         """Build many pyramids in parallel; returns (built, errors)."""

@@ -45,6 +45,8 @@ class ImageFile:
     media_type: str
     width: int
     height: int
+    # "algorithm:hex" of the file once something has read it (the pyramid build, at ingest).
+    digest: str | None = None
 
 
 @dataclass

@@ -111,7 +111,7 @@ class Archive:
         self.rdf = RdfStore(settings.rdf_dir)
         self.state = StateDb(settings.state_db)
         self.pyramids = Pyramids(settings.pyramid_dir, settings.max_image_pixels,
-                                 settings.workers)
+                                 settings.workers, settings.digest)
         self.index: IndexFeed | None = None
         self.derives = False
         # Records saved in a batch whose RDF store graph and search document are still to be
@@ -197,15 +197,25 @@ class Archive:
             files[f"files/{image.name}"] = image.source
         return files
 
-    def _unchanged(self, rid: str, files: dict[str, bytes | Path]) -> str | None:
+    @staticmethod
+    def _known_digests(draft: RecordDraft) -> dict[str, str]:
+        """Digests of the draft's images made already (by the pyramid build), by logical path."""
+        return {f"files/{image.name}": image.digest for image in draft.images if image.digest}
+
+    def _unchanged(self, rid: str, files: dict[str, bytes | Path],
+                   known: dict[str, str] | None = None) -> str | None:
         head = self.storage.head(rid)
         if head is None:
             return None
         state = {k: v for k, v in self.storage.state(rid).items() if k != PROVENANCE_PATH}
         if set(state) != set(files):
             return None
+        prefix = f"{self.settings.digest}:"
         for path, data in files.items():
-            if _digest(data, self.settings.digest) != state[path]:
+            given = (known or {}).get(path, "")
+            digest = (given[len(prefix):] if given.startswith(prefix)
+                      else _digest(data, self.settings.digest))
+            if digest != state[path]:
                 return None
         return head
 
@@ -253,7 +263,8 @@ class Archive:
         for number, (draft, provenance) in enumerate(items):
             rid = draft.record_id
             files = self._files_for(draft)
-            same_version = self._unchanged(rid, files)
+            known = self._known_digests(draft)
+            same_version = self._unchanged(rid, files, known)
             if same_version is not None:
                 results[number] = SaveResult(rid, same_version, "unchanged", derived=False)
                 continue
@@ -266,7 +277,7 @@ class Archive:
             requests.append(WriteRequest(
                 rid, files,
                 message=f"ingest batch {provenance.batch_id} ({provenance.position})",
-                user_name=f"memoria {provenance.reader}",
+                user_name=f"memoria {provenance.reader}", digests=known,
             ))
             planned.append((number, existed, record_bytes, prov_bytes))
         if requests:

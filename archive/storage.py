@@ -127,6 +127,9 @@ class WriteRequest:
     user_name: str = "memoria"
     user_address: str | None = None
     created: datetime | None = None
+    # Digests the caller already made of Path sources: logical path -> "algorithm:hex". Used
+    # only for the same algorithm; the copy into the object is verified against them.
+    digests: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -399,7 +402,8 @@ class Storage:
         when = _check_created(request.created)
         inventory = self._inventory_at(object_dir, record_id)
         algorithm = inventory["digestAlgorithm"] if inventory else self.digest
-        new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir)
+        new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir,
+                                         request.digests)
         if inventory is not None and _head_state(inventory) == new_state:
             return WriteResult(record_id, inventory["head"], False)
         key = _object_key(record_id)
@@ -407,7 +411,8 @@ class Storage:
         inventory = self._inventory_under_lock(object_dir, record_id)
         if inventory is not None and inventory["digestAlgorithm"] != algorithm:
             algorithm = inventory["digestAlgorithm"]
-            new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir)
+            new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir,
+                                             request.digests)
         if inventory is not None and _head_state(inventory) == new_state:
             return WriteResult(record_id, inventory["head"], False)
         metadata = _version_metadata(when, request.message, request.user_name,
@@ -478,8 +483,10 @@ class Storage:
         algorithm: str,
         inventory: dict[str, Any] | None,
         object_dir: Path,
+        given: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
         """Logical path -> digest of the bytes the caller handed in."""
+        prefix = f"{algorithm}:"
         has_paths = any(isinstance(files[path], Path) for path in paths)
         stored = _stored_digests(inventory, object_dir) if inventory and has_paths else {}
         state = {}
@@ -491,6 +498,8 @@ class Storage:
                 # A path to this object's own (immutable) content needs no re-hashing: this
                 # is what keeps a metadata edit next to a 400 Mpx master cheap.
                 known = stored.get(os.path.abspath(source))
+                if known is None and given and given.get(path, "").startswith(prefix):
+                    known = given[path][len(prefix):]  # the copy is verified against it
                 state[path] = known or _file_digest(source, algorithm)
             else:
                 raise StorageError(

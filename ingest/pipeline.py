@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archive.record import RecordDraft
+from archive.record import ImageFile, RecordDraft
 from archive.service import Archive, Provenance
 from archive.state import utc_now
 from ingest.parallel import Mapped, RecordMapper
@@ -158,7 +158,7 @@ class _Prepared:
 
     item: SourceRecord
     draft: RecordDraft
-    builds: list[tuple[str, Future[bool]]]
+    builds: list[tuple[ImageFile, Future[str]]]
 
 
 def _reject(report: BatchReport, item: SourceRecord, reason: str, rid: str | None = None) -> None:
@@ -184,7 +184,8 @@ def _prepare(archive: Archive, mapped: Mapped, report: BatchReport,
         report.accepted.append(Accepted(draft.record_id, item.position, "valid", None,
                                         draft.warnings))
         return None
-    builds = [(image.name, archive.pyramids.submit(image.image_id, image.source))
+    # The build reads and hashes each new image once; storage reuses that digest.
+    builds = [(image, archive.pyramids.submit_digest(image.image_id, image.source))
               for image in draft.images]
     return _Prepared(item, draft, builds)
 
@@ -193,13 +194,13 @@ def _finish(archive: Archive, reader: Reader, prepared: _Prepared, report: Batch
             group: list[_Prepared]) -> None:
     """Wait for a record's pyramids, then add it to the save group; a bad image rejects it."""
     item, draft = prepared.item, prepared.draft
-    for name, future in prepared.builds:
+    for image, future in prepared.builds:
         try:
-            future.result()
+            image.digest = future.result()
         except BrokenExecutor:
             raise  # the machinery failed, not the record: the batch stops and says so
         except Exception as exc:  # noqa: BLE001 - any decoder failure rejects this record only
-            _reject(report, item, f"image {name} cannot be made into a pyramid: {exc}",
+            _reject(report, item, f"image {image.name} cannot be made into a pyramid: {exc}",
                     draft.record_id)
             return
     if any(other.draft.record_id == draft.record_id for other in group):
