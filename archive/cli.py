@@ -134,14 +134,19 @@ def ingest(ctx: click.Context, source: Path | None, fmt: str, mapping: Path | No
         if value:
             options[key] = value
     archive = _open_archive(_settings(ctx))
-    try:
-        def progress(n: int) -> None:
-            if n % 500 == 0 and sys.stderr.isatty():
-                click.echo(f"\r  {n} records…", nl=False, err=True)
+    # A bar on a terminal only: no noise in CI logs, pipes or the JSON report.
+    bar = None
+    if sys.stderr.isatty() and not as_json:
+        from ingest.progress import CountingReader, IngestProgress
 
+        reader = CountingReader(reader)
+        bar = IngestProgress(source, reader, sys.stderr)
+    try:
         report = run_batch(archive, reader, source, options=options, dry_run=dry_run,
-                           progress=progress)
+                           progress=bar)
     finally:
+        if bar is not None:
+            bar.close()
         archive.close()
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
