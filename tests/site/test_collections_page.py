@@ -199,7 +199,7 @@ def test_timeline_html_has_linked_bars_and_a_table(site: Flask) -> None:
     html = site.test_client().get(f"/timeline?collection={DEMO}-GZ").get_data(as_text=True)
     bars = re.findall(r'<a href="(/search\?[^"]+)" aria-label="[^"]+: (\d+)"', html)
     assert bars and all(f"f.collection={DEMO}-GZ" in url for url, _ in bars)
-    assert "<table" in html and "<svg" in html and 'role="img"' in html
+    assert "<table" in html and "<svg" in html and 'role="group"' in html
     assert " style=" not in html  # the CSP refuses style attributes
 
 
