@@ -38,19 +38,31 @@ def to_ox(node: Node) -> OxTerm:
     raise TypeError(f"cannot store RDF term {node!r}")
 
 
+def _string_literal(text: str, lang: str | None) -> Literal:
+    # What Literal(text, lang=lang) makes, without its ~6 us of casting and checks: pyoxigraph
+    # has checked the tag, and a plain or language-tagged string's value is its text.
+    literal = str.__new__(Literal, text)
+    literal._language = lang
+    literal._datatype = None
+    literal._value = text
+    literal._ill_typed = None
+    return literal
+
+
 def from_ox(term: object) -> Node:
     """Convert a pyoxigraph term to an rdflib term."""
     if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
+        # pyoxigraph has checked the IRI already (more strictly than rdflib would).
+        return str.__new__(URIRef, term.value)
     if isinstance(term, ox.Literal):
         if term.language:
-            return Literal(term.value, lang=term.language)
+            return _string_literal(term.value, term.language)
         datatype = term.datatype.value
         if datatype == XSD_STRING:
-            return Literal(term.value)
+            return _string_literal(term.value, None)
         return Literal(term.value, datatype=URIRef(datatype))
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
     raise TypeError(f"unexpected RDF term {term!r}")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Literal, URIRef
 
+from archive import vocab
 from archive.ids import Minter
 from archive.rdfio import parse_stored, serialize_stored
 from archive.record import ImageFile, RecordBuilder
@@ -107,3 +108,23 @@ def test_bulk_documents_know_their_ancestors(settings: Settings, sample_source: 
         within_series = archive.search(SearchQuery(within="museo-S1", size=10))
         assert sorted(h.id for h in within_series.hits) == ["museo-I1", "museo-I2"]
         assert archive.search(SearchQuery(within="museo-I1", size=10)).total == 0
+
+
+def test_terms_come_back_as_rdflib_makes_them() -> None:
+    from archive.recordgraph import from_ox
+
+    cases = [
+        (ox.Literal("Obj 中", language="zh-hans"), Literal("Obj 中", lang="zh-hans")),
+        (ox.Literal("plain"), Literal("plain")),
+        (ox.Literal("1890", datatype=ox.NamedNode(str(vocab.XSD.integer))),
+         Literal("1890", datatype=vocab.XSD.integer)),
+        (ox.NamedNode("http://memoria.test/item/a#place-1"),
+         URIRef("http://memoria.test/item/a#place-1")),
+    ]
+    for term, expected in cases:
+        made = from_ox(term)
+        assert type(made) is type(expected) and made == expected and made.eq(expected)
+        assert hash(made) == hash(expected) and repr(made) == repr(expected)
+        if isinstance(expected, Literal):
+            assert (made.value, made.language, made.datatype) == \
+                (expected.value, expected.language, expected.datatype)
