@@ -47,7 +47,7 @@ def test_corpus_file_ingests_or_says_why_not(tmp_path: Path, path: Path) -> None
     status, output = ingest(tmp_path / "home", path)
     if status == 2:
         # A usage error, never a crash: what to pass is said.
-        assert ("needs a mapping file" in output and path.suffix in (".csv", ".tsv", ".json")
+        assert (("needs a mapping file" in output and path.suffix in (".csv", ".tsv", ".json"))
                 or "not a folder, CSV, JSON, RDF or XML source" in output), output
         return
     assert status in (0, EXIT_REJECTED), output
@@ -64,4 +64,4 @@ def test_exports_with_a_preset_ingest_with_it(tmp_path: Path, name: str) -> None
     assert status in (0, EXIT_REJECTED), output
     report = assert_explained(path, output)
     counts = report["counts"]
-    assert counts["accepted"] > 0 and counts["accepted"] >= counts["rejected"], counts  # type: ignore[index,operator]
+    assert counts["accepted"] > 0 and counts["accepted"] >= counts["rejected"], counts  # type: ignore[index]
