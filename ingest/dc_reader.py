@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,13 +119,13 @@ def lang_tag(value: str | None) -> str | None:
     return word if _LANG_TAG.fullmatch(word) and len(word.split("-")[0]) == 2 else None
 
 
-def xml_lang(el: Any) -> str | None:
+def xml_lang(el: Any, normalise: Callable[[str | None], str | None] = lang_tag) -> str | None:
     """The xml:lang in force on an element, as a usable tag, or None."""
     node = el
     while node is not None:
         value = node.get(XML_LANG)
         if value is not None:
-            return lang_tag(value)
+            return normalise(value)
         node = node.getparent()
     return None
 

@@ -12,10 +12,10 @@ from typing import Any
 from rdflib import URIRef
 
 from archive.dates import parse_years
-from archive.ids import IdentifierError, record_id
 from archive.record import RecordBuilder, RecordDraft
 from archive.rights import NOT_EVALUATED, normalise_rights
 from archive.vocab import DC, DCTERMS
+from ingest.dc_reader import make_record_id
 from ingest.languages import normalise_language
 from ingest.marc_reader import is_http, readable_date
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
@@ -408,10 +408,7 @@ class IiifManifestReader:
         local = manifest_id(manifest)
         if not local:
             raise RecordRejected("the manifest has no id")
-        try:
-            rid = record_id(str(context.options.get("namespace") or "iiif"), local)
-        except IdentifierError as exc:
-            raise RecordRejected(str(exc)) from None
+        rid = make_record_id(context, "iiif", local)
         b = RecordBuilder(context.minter, rid)
         m = _ManifestMapper(b, manifest)
         try:

@@ -10,10 +10,10 @@ from lxml import etree
 from rdflib import URIRef
 
 from archive.dates import parse_years
-from archive.ids import IdentifierError, record_id
 from archive.record import RecordBuilder, RecordDraft
-from archive.rights import NOT_EVALUATED, normalise_rights
+from archive.rights import normalise_rights
 from archive.vocab import DC, DCTERMS
+from ingest.dc_reader import make_record_id, set_rights, xml_lang
 from ingest.languages import normalise_language
 from ingest.marc_reader import add_agent_in_role, iiif_service_of, is_http
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
@@ -64,13 +64,7 @@ def _text(el: etree._Element) -> str:
 
 
 def _lang(el: etree._Element) -> str | None:
-    node: etree._Element | None = el
-    while node is not None:
-        value = node.get(XML_LANG)
-        if value is not None:
-            return normalise_language(value)
-        node = node.getparent()
-    return None
+    return xml_lang(el, normalise_language)
 
 
 def _values(els: Iterable[etree._Element], inherit: bool = True
@@ -312,12 +306,7 @@ class _LidoMapper:
                 if mapped := normalise_rights(text):
                     self.b.set_rights(mapped)
                     return
-        if first_text:
-            self.b.warnings.append(f"rights {first_text!r} is not a known statement; "
-                                   "recorded as Copyright Not Evaluated")
-        else:
-            self.b.warnings.append("no rights statement; recorded as Copyright Not Evaluated")
-        self.b.set_rights(NOT_EVALUATED)
+        set_rights(self.b, [first_text] if first_text else [])
 
     def resources(self, am: list[etree._Element]) -> int:
         """Add one image per resourceSet, in order; return how many."""
@@ -419,10 +408,7 @@ class LidoReader:
         local = local_id_of(lido)
         if not local:
             raise RecordRejected("no lidoRecID (and no recordWrap/recordID)")
-        try:
-            rid = record_id(str(context.options.get("namespace") or "lido"), local)
-        except IdentifierError as exc:
-            raise RecordRejected(str(exc)) from None
+        rid = make_record_id(context, "lido", local)
         b = RecordBuilder(context.minter, rid)
         b.add_literal(DC.identifier, local)
         m = _LidoMapper(b, lido)

@@ -11,10 +11,10 @@ from lxml import etree
 from rdflib import Namespace, URIRef
 
 from archive.dates import parse_years
-from archive.ids import IdentifierError, record_id
 from archive.record import RecordBuilder, RecordDraft
-from archive.rights import NOT_EVALUATED, normalise_rights
+from archive.rights import normalise_rights
 from archive.vocab import DC, DCTERMS
+from ingest.dc_reader import make_record_id, set_rights
 from ingest.languages import normalise_language
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
 from ingest.xmlrecords import file_records, local_name, record_element
@@ -387,12 +387,7 @@ class _MarcMapper:
                     self.b.set_rights(mapped)
                     return
                 texts.append(text)
-        if texts:
-            self.b.warnings.append(f"rights {texts[0]!r} is not a known statement; "
-                                   "recorded as Copyright Not Evaluated")
-        else:
-            self.b.warnings.append("no rights statement; recorded as Copyright Not Evaluated")
-        self.b.set_rights(NOT_EVALUATED)
+        set_rights(self.b, texts)
 
 
 def _name(f: MarcField) -> str:
@@ -437,10 +432,7 @@ class MarcXmlReader:
         if not local:
             raise RecordRejected("no 001 control number (nor 035, 090 or 099 $a) to identify "
                                  "the record")
-        try:
-            rid = record_id(str(context.options.get("namespace") or "marc"), local)
-        except IdentifierError as exc:
-            raise RecordRejected(str(exc)) from None
+        rid = make_record_id(context, "marc", local)
         b = RecordBuilder(context.minter, rid)
         if note:
             b.warnings.append(note)

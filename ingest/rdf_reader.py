@@ -13,9 +13,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from archive.dates import parse_years
-from archive.ids import IdentifierError, record_id
 from archive.record import RecordBuilder, RecordDraft
-from archive.rights import NOT_EVALUATED, normalise_rights
+from archive.rights import normalise_rights
 from archive.vocab import (
     DC,
     DCTERMS,
@@ -31,6 +30,7 @@ from archive.vocab import (
     SVCS,
     WGS84,
 )
+from ingest.dc_reader import make_record_id, set_rights
 from ingest.languages import normalise_language
 from ingest.marc_reader import is_http
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
@@ -314,12 +314,7 @@ class _EdmMapper:
                                            f"{where}")
                 self.b.set_rights(mapped)
                 return
-        if rights:
-            self.b.warnings.append(f"rights {str(rights[0])!r} is not a known statement; "
-                                   "recorded as Copyright Not Evaluated")
-        else:
-            self.b.warnings.append("no rights statement; recorded as Copyright Not Evaluated")
-        self.b.set_rights(NOT_EVALUATED)
+        set_rights(self.b, [str(rights[0])] if rights else [])
 
     def edm_type(self, images: int) -> str:
         """The CHO's edm:type, read from edm:type/edm:hasType or guessed."""
@@ -379,10 +374,7 @@ class RdfReader:
             cho = URIRef(record.local_id or "")
         if (cho, RDF.type, EDM.ProvidedCHO) not in graph:
             raise RecordRejected(f"{cho} is not an edm:ProvidedCHO")
-        try:
-            rid = record_id(str(context.options.get("namespace") or "rdf"), str(cho))
-        except IdentifierError as exc:
-            raise RecordRejected(str(exc)) from None
+        rid = make_record_id(context, "rdf", str(cho))
         b = RecordBuilder(context.minter, rid)
         if isinstance(cho, URIRef):
             b.add_same_as(str(cho))
