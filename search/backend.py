@@ -260,6 +260,18 @@ def check_countable(field: str, size: int) -> None:
         raise ValueError(f"size must be between 1 and {MAX_RESULT_WINDOW}")
 
 
+_HAN_ONLY = re.compile(r"(?:[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]"
+                       r"|[^\w])+")
+
+
+def han_only(clause: str) -> bool:
+    """Whether a clause's words are all Han characters.
+
+    Both stemming analyzers leave Han characters (one token each) untouched, so such a clause
+    matches the English and the Spanish copy of the text alike: one copy need be searched."""
+    return bool(_HAN_ONLY.fullmatch(clause))
+
+
 def year_histogram_key(value: float) -> str:
     """The bucket key string both backends report for a histogram bucket."""
     return str(int(value))

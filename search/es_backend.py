@@ -27,6 +27,7 @@ from search.backend import (
     facet_by_name,
     facet_defs,
     finish_buckets,
+    han_only,
     query_clauses,
     selected_keys,
     year_histogram_key,
@@ -260,9 +261,10 @@ class ElasticsearchBackend:
                 continue
             # match_phrase per field: one token is a term query, several must be adjacent,
             # exactly what the Tantivy backend builds from the same analyzers.
+            fields = ALL_TEXT_FIELDS[:1] if han_only(clause) else ALL_TEXT_FIELDS
             must.append({"bool": {"should": [
                 {"match_phrase": {f: {"query": clause, "zero_terms_query": "none"}}}
-                for f in ALL_TEXT_FIELDS], "minimum_should_match": 1}})
+                for f in fields], "minimum_should_match": 1}})
             for part in ("title", "description"):
                 for lang in LANGS:
                     should.append({"match_phrase": {f"{part}.{lang}": {

@@ -25,6 +25,7 @@ from search.backend import (
     facet_by_name,
     facet_defs,
     finish_buckets,
+    han_only,
     query_clauses,
     selected_keys,
     year_histogram_key,
@@ -250,6 +251,8 @@ class TantivyBackend:
         return tantivy.Query.phrase_query(self._schema, field, list[str | tuple[int, str]](tokens))
 
     def _any_field(self, fields: Mapping[str, str], clause: str) -> tantivy.Query | None:
+        if han_only(clause):
+            fields = dict(list(fields.items())[:1])
         subs = [q for f, a in fields.items() if (q := self._match(f, a, clause)) is not None]
         if not subs:
             return None
@@ -403,26 +406,31 @@ class TantivyBackend:
 
     def _facets(self, searcher: tantivy.Searcher, query: SearchQuery,
                 base: list[tantivy.Query]) -> list[FacetResult]:
-        counts: dict[str, dict[str, int]] = {}
         state = self._state(searcher)
+
+        def compute() -> dict[str, dict[str, int]]:
+            counts = self._one_pass(searcher, query, base)
+            return counts if counts is not None else self._passes(searcher, query, base)
+
+        counts = self.facet_cache.get(state, _filter_key(query, None), compute)
+        return [FacetResult(f.name, finish_buckets(f, counts.get(f.name, {}),
+                                                   selected_keys(query, f.name)))
+                for f in facet_defs()]
+
+    def _passes(self, searcher: tantivy.Searcher, query: SearchQuery,
+                base: list[tantivy.Query]) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
         # Facets without a choice share one aggregation over every filter; a facet with
         # choices is counted without its own, so its other values stay visible (OR).
         plain = [f for f in facet_defs() if not selected_keys(query, f.name)]
         chosen = [f for f in facet_defs() if selected_keys(query, f.name)]
-        passes: list[tuple[list[FacetDef], str | None]] = [(plain, None)] if plain else []
-        passes += [([f], f.name) for f in chosen]
-        for facets, skip in passes:
-            key = (_filter_key(query, skip), tuple(f.name for f in facets))
-
-            def compute(facets: list[FacetDef] = facets, skip: str | None = skip
-                        ) -> dict[str, dict[str, int]]:
-                q = self._combine(base + self._facet_filters(query, skip=skip))
-                return self._aggregate(searcher, q, facets)
-
-            counts.update(self.facet_cache.get(state, key, compute))
-        return [FacetResult(f.name, finish_buckets(f, counts.get(f.name, {}),
-                                                   selected_keys(query, f.name)))
-                for f in facet_defs()]
+        if plain:
+            q = self._combine(base + self._facet_filters(query))
+            counts.update(self._aggregate(searcher, q, plain))
+        for f in chosen:
+            q = self._combine(base + self._facet_filters(query, skip=f.name))
+            counts.update(self._aggregate(searcher, q, [f]))
+        return counts
 
     def _state(self, searcher: tantivy.Searcher) -> tuple[Any, ...]:
         # Another process may commit: its meta.json changes, and so does what we count.
@@ -435,29 +443,29 @@ class TantivyBackend:
 
     def _aggregate(self, searcher: tantivy.Searcher, q: tantivy.Query,
                    facets: list[FacetDef]) -> dict[str, dict[str, int]]:
+        return _parse_aggs(searcher.aggregate(q, _agg_spec(facets)), facets)
+
+    def _one_pass(self, searcher: tantivy.Searcher, query: SearchQuery,
+                  base: list[tantivy.Query]) -> dict[str, dict[str, int]] | None:
+        """Every facet in one aggregation: the text is matched once, each facet's choices
+        apply as a filter bucket around it. None when a value cannot be put in a filter."""
+        plain = [f for f in facet_defs() if not selected_keys(query, f.name)]
+        chosen = [f for f in facet_defs() if selected_keys(query, f.name)]
+        groups = ([(plain, None)] if plain else []) + [([f], f.name) for f in chosen]
         spec: dict[str, Any] = {}
-        for f in facets:
-            if f.kind in ("terms", "geo"):
-                # Ask for plenty so ties at the cut are settled the same way in both backends.
-                size = max(f.size * 5, 100)
-                spec[f.name] = {"terms": {"field": f.field, "size": size,
-                                          "segment_size": size * 10}}
-            elif f.kind == "year_histogram":
-                spec[f.name] = {"histogram": {"field": f.field, "interval": f.interval}}
-            else:
-                spec[f.name] = {"range": {"field": f.field, "ranges": [
-                    {k: r[k] for k in ("key", "from", "to") if k in r} for r in f.ranges]}}
-        result = searcher.aggregate(q, spec)
-        out: dict[str, dict[str, int]] = {}
-        for f in facets:
-            buckets = result.get(f.name, {}).get("buckets", [])
-            if isinstance(buckets, dict):
-                buckets = [{"key": k, **v} for k, v in buckets.items()]
-            if f.kind == "year_histogram":
-                out[f.name] = {year_histogram_key(b["key"]): b["doc_count"] for b in buckets}
-            else:
-                out[f.name] = {str(b["key"]): b["doc_count"] for b in buckets}
-        return out
+        for i, (facets, skip) in enumerate(groups):
+            filters = [_filter_string(facet_by_name(name), keys)
+                       for name, keys in sorted(query.filters.items())
+                       if keys and name != skip]
+            if any(f is None for f in filters):
+                return None
+            spec[f"g{i}"] = {"filter": " AND ".join(f"({f})" for f in filters) or "*",
+                             "aggs": _agg_spec(facets)}
+        result = searcher.aggregate(self._combine(base), spec)
+        counts: dict[str, dict[str, int]] = {}
+        for i, (facets, _skip) in enumerate(groups):
+            counts.update(_parse_aggs(result.get(f"g{i}", {}), facets))
+        return counts
 
     def count(self, query: SearchQuery | None = None) -> int:
         """How many documents match (all of them without a query)."""
@@ -508,6 +516,65 @@ class TantivyBackend:
         for _key, addr in searcher.search(tantivy.Query.all_query(), n, count=False,
                                           order_by_field="id", order=tantivy.Order.Asc).hits:
             yield str(searcher.doc(addr).get_first("id"))
+
+
+def _agg_spec(facets: list[FacetDef]) -> dict[str, Any]:
+    """Tantivy aggregation requests counting the given facets."""
+    spec: dict[str, Any] = {}
+    for f in facets:
+        if f.kind in ("terms", "geo"):
+            # Ask for plenty so ties at the cut are settled the same way in both backends.
+            size = max(f.size * 5, 100)
+            spec[f.name] = {"terms": {"field": f.field, "size": size, "segment_size": size * 10}}
+        elif f.kind == "year_histogram":
+            spec[f.name] = {"histogram": {"field": f.field, "interval": f.interval}}
+        else:
+            spec[f.name] = {"range": {"field": f.field, "ranges": [
+                {k: r[k] for k in ("key", "from", "to") if k in r} for r in f.ranges]}}
+    return spec
+
+
+def _parse_aggs(result: Mapping[str, Any], facets: list[FacetDef]) -> dict[str, dict[str, int]]:
+    """Bucket counts by facet name from an aggregation result."""
+    out: dict[str, dict[str, int]] = {}
+    for f in facets:
+        buckets = result.get(f.name, {}).get("buckets", [])
+        if isinstance(buckets, dict):
+            buckets = [{"key": k, **v} for k, v in buckets.items()]
+        if f.kind == "year_histogram":
+            out[f.name] = {year_histogram_key(b["key"]): b["doc_count"] for b in buckets}
+        else:
+            out[f.name] = {str(b["key"]): b["doc_count"] for b in buckets}
+    return out
+
+
+_SAFE_VALUE = re.compile(r"[^\x00-\x1f]*")
+
+
+def _filter_string(facet: FacetDef, keys: Iterable[str]) -> str | None:
+    """A facet's choices in Tantivy's query syntax, for a filter aggregation.
+
+    Values are quoted with quotes and backslashes escaped; control characters are refused
+    (None) and the caller counts that query the slower way, without a query string."""
+    field = facet.field
+    parts = []
+    for key in sorted(set(keys)):
+        if facet.kind in ("terms", "geo"):
+            if not _SAFE_VALUE.fullmatch(key):
+                return None
+            escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'{field}:"{escaped}"')
+            continue
+        lo, hi = facet.range_bounds(key)
+        if lo is not None and hi is not None:
+            parts.append(f"{field}:[{int(lo)} TO {int(hi)}}}")
+        elif lo is not None:
+            parts.append(f"{field}:>={int(lo)}")
+        elif hi is not None:
+            parts.append(f"{field}:<{int(hi)}")
+        else:
+            parts.append("*")
+    return " OR ".join(parts)
 
 
 def _filter_key(query: SearchQuery, skip: str | None) -> tuple[Any, ...]:
