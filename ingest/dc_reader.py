@@ -254,7 +254,14 @@ class DcReader:
     maps_from_raw = True
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
-        """Yield one source record per DC record; a file that cannot be parsed is one rejection."""
+        """Yield one source record per DC record; a file that cannot be parsed is one rejection.
+
+        OAI-PMH response files are read as a stream, a record at a time."""
+        from ingest.oai import is_oai_file, oai_file_stream
+
+        if is_oai_file(source):
+            yield from oai_file_stream(source, context, self.from_oai)
+            return
         yield from tree_records(source, lambda root, name: self._records_of(root, name, context))
 
     def _records_of(self, root: Any, source: str, context: ReadContext

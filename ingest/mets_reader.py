@@ -120,7 +120,12 @@ class MetsReader:
     version = "1.0"
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
-        """Yield the records of a METS, MODS or OAI-PMH (MODS) file."""
+        """Yield the records of a METS, MODS or OAI-PMH (MODS) file; OAI-PMH ones streamed."""
+        from ingest.oai import is_oai_file, oai_file_stream
+
+        if is_oai_file(source):
+            yield from oai_file_stream(source, context, self.from_oai)
+            return
         yield from tree_records(source, lambda root, name: self._records_of(root, name, context))
 
     def _records_of(self, root: Any, source: str, context: ReadContext

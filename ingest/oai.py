@@ -29,8 +29,8 @@ from ingest.netsafe import FetchError, FetchLimitError, FetchRefused, HttpStatus
 from ingest.pipeline import Accepted, BatchReport, run_batch, write_report
 from ingest.reader import ReadContext, Reader, Rejection, SourceRecord
 from ingest.registry import get_reader
-from ingest.xmlrecords import guarded
-from ingest.xmlsafe import XmlRejected
+from ingest.xmlrecords import guarded, tree_records
+from ingest.xmlsafe import XmlRejected, iter_located, root_name
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 STATE_FILE = "harvest-state.json"
@@ -95,9 +95,39 @@ def resumption_token(root: Any) -> str | None:
     return value or None
 
 
-def oai_file_records(root: Any, source: str, context: ReadContext,
-                     handler: OaiHandler) -> Iterator[SourceRecord | Rejection]:
-    """Records of an OAI-PMH response file, each passed through a reader's handler."""
+def is_oai_file(source: Path) -> bool:
+    """Whether a file is an OAI-PMH response (its root element, read alone, says so)."""
+    try:
+        name, namespace = root_name(source)
+    except XmlRejected:
+        return False  # the reader's whole-tree path reports why
+    return name == "OAI-PMH" and namespace in (None, OAI_NS)
+
+
+def oai_file_stream(source: Path, context: ReadContext,
+                    handler: OaiHandler) -> Iterator[SourceRecord | Rejection]:
+    """Records of an OAI-PMH response file read as a stream, one <record> at a time.
+
+    A response without records (an error, noRecordsMatch, ListSets) is read whole to say why.
+    """
+    count = 0
+    try:
+        for position, el in iter_located(source, "record"):
+            count += 1
+            yield from oai_file_records(el, str(source), context, handler, position)
+    except XmlRejected as exc:
+        yield Rejection(str(source), "file", str(exc) if not count else
+                        f"{exc} (reading stopped; the {count} records before were read)")
+        return
+    if not count:
+        yield from tree_records(
+            source, lambda root, name: oai_file_records(root, name, context, handler))
+
+
+def oai_file_records(root: Any, source: str, context: ReadContext, handler: OaiHandler,
+                     where: str | None = None) -> Iterator[SourceRecord | Rejection]:
+    """Records of an OAI-PMH response (or of one streamed <record> found at `where`), each
+    passed through a reader's handler."""
     error = oai_error(root)
     if error is not None:
         if error[0] == "noRecordsMatch":
@@ -111,7 +141,7 @@ def oai_file_records(root: Any, source: str, context: ReadContext,
                         "no records (only ListRecords and GetRecord responses do)")
         return
     for rec in oai_records(root):
-        position = rec.identifier or position_of(rec.element)
+        position = rec.identifier or where or position_of(rec.element)
         if rec.deleted:
             yield Rejection(source, position, DELETED_REASON)
             continue

@@ -164,6 +164,20 @@ def iter_located(path: Path, local_name: str) -> Iterator[tuple[str, etree._Elem
                           f"{exc.msg}") from None
 
 
+def root_name(path: Path) -> tuple[str, str | None]:
+    """The (local name, namespace) of a file's root element, read without parsing the rest."""
+    _check_size(path)
+    try:
+        for _, element in etree.iterparse(
+                str(path), events=("start",), resolve_entities=False, no_network=True,
+                load_dtd=False, dtd_validation=False, huge_tree=False, collect_ids=False):
+            qname = etree.QName(element)
+            return qname.localname, qname.namespace
+    except etree.XMLSyntaxError as exc:
+        raise XmlRejected(f"{path}: not well-formed XML: {exc.msg}") from None
+    raise XmlRejected(f"{path}: empty document")
+
+
 def iter_elements(path: Path, local_name: str) -> Iterator[tuple[int, etree._Element]]:
     """Stream (number, element) for every element called `local_name`; see iter_located."""
     for number, (_, element) in enumerate(iter_located(path, local_name), 1):

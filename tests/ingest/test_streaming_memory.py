@@ -1,4 +1,4 @@
-"""LIDO and MARCXML files are read as streams: peak memory stays flat as the file grows."""
+"""LIDO, MARCXML and OAI-PMH files are read as streams: peak memory stays flat as they grow."""
 
 from __future__ import annotations
 
@@ -69,6 +69,25 @@ def marc_file(path: Path, n: int) -> Path:
     return path
 
 
+def oai_dc_file(path: Path, n: int) -> Path:
+    """An OAI-PMH ListRecords response of n oai_dc records of about 5 kB each."""
+    text = "Una descripción larga del documento, repetida para llenar el registro. " * 70
+    with path.open("w", encoding="utf-8") as out:
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns='
+                  '"http://www.openarchives.org/OAI/2.0/"><responseDate>2024-05-01T00:00:00Z'
+                  "</responseDate><request verb='ListRecords'>http://example.org/oai</request>"
+                  "<ListRecords>\n")
+        for i in range(1, n + 1):
+            out.write(
+                f"<record><header><identifier>oai:example.org:{i}</identifier><datestamp>"
+                "2024-05-01</datestamp></header><metadata><oai_dc:dc xmlns:oai_dc="
+                '"http://www.openarchives.org/OAI/2.0/oai_dc/" xmlns:dc='
+                f'"http://purl.org/dc/elements/1.1/"><dc:title>Documento {i}</dc:title>'
+                f"<dc:description>{text}</dc:description></oai_dc:dc></metadata></record>\n")
+        out.write("</ListRecords></OAI-PMH>\n")
+    return path
+
+
 def probe(fmt: str, path: Path) -> dict[str, object]:
     done = subprocess.run([sys.executable, "-c", PROBE, fmt, str(path)], capture_output=True,
                           text=True, check=True, timeout=900, cwd=Path(__file__).parents[2])
@@ -105,3 +124,13 @@ def test_damage_after_good_records_rejects_the_rest_with_its_line(tmp_path: Path
     assert isinstance(rejected, list) and len(rejected) == 1
     reason = str(rejected[0])
     assert "not well-formed XML at line 22" in reason and "19 records before" in reason
+
+
+def test_large_oai_pmh_response_is_read_in_flat_memory(tmp_path: Path) -> None:
+    path = oai_dc_file(tmp_path / "big-oai.xml", RECORDS)
+    assert path.stat().st_size > 100_000_000
+    got = probe("dc", path)
+    assert got["records"] == RECORDS and got["rejected"] == []
+    assert got["last"][:2] == [f"oai:example.org:{RECORDS}", f"oai:example.org:{RECORDS}"]  # type: ignore[index]
+    print(f"peak {got['peak_mb']:.0f} MB", end=" ")
+    assert float(got["peak_mb"]) < PEAK_LIMIT_MB, got  # type: ignore[arg-type]
