@@ -30,13 +30,17 @@ WRAP = {
              "</lido:appellationValue></lido:titleSet></lido:titleWrap>"
              "</lido:objectIdentificationWrap></lido:descriptiveMetadata></lido:lido>"
              "</lido:lidoWrap>"),
+    "dc-oai": ('<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords><record><header>'
+               "<identifier>oai:h:1</identifier></header><metadata>" + DC_OPEN
+               + "<dc:identifier>h1</dc:identifier><dc:title>{body}",
+               "</dc:title></oai_dc:dc></metadata></record></ListRecords></OAI-PMH>"),
     "marcxml": ('<collection xmlns="http://www.loc.gov/MARC21/slim"><record><leader>00000cam a2200000'
                 ' a 4500</leader><controlfield tag="001">h1</controlfield><datafield tag="245" '
                 'ind1="0" ind2="0"><subfield code="a">{body}',
                 "</subfield></datafield></record></collection>"),
 }
 ROOT = {"dc": "oai_dc:dc", "ead": "ead", "mets": "mods", "lido": "lido:lidoWrap",
-        "marcxml": "collection"}
+        "marcxml": "collection", "dc-oai": "OAI-PMH"}
 
 
 @pytest.fixture
@@ -98,17 +102,23 @@ CASES: dict[str, Case] = {
 
 def ingest(settings: Settings, fmt: str, path: Path) -> BatchReport:
     with Archive(settings).open() as archive:
-        return run_batch(archive, get_reader(fmt), path)
+        return run_batch(archive, get_reader(fmt.split("-")[0]), path)
 
 
-@pytest.mark.parametrize("fmt", ["dc", "ead", "mets", "lido", "marcxml"])
+@pytest.mark.parametrize("fmt", ["dc", "dc-oai", "ead", "mets", "lido", "marcxml"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_hostile_file_is_refused_whole(settings: Settings, tmp_path: Path,
                                        secret: tuple[Path, str], fmt: str, case: str) -> None:
     path = tmp_path / f"{case}.xml"
     path.write_bytes(CASES[case](fmt, secret[0]))
     report = ingest(settings, fmt, path)
-    assert report.accepted == []
+    if case == "truncated" and fmt == "dc-oai":
+        # Streamed: the record complete before the cut is kept, the rest refused with its line.
+        assert [a.position for a in report.accepted] == ["oai:h:1"]
+        assert "not well-formed" in report.rejected[0].reason
+        assert "the 1 records before were read" in report.rejected[0].reason
+    else:
+        assert report.accepted == []
     assert len(report.rejected) == 1
     rejection = report.rejected[0]
     assert rejection.position == "file"
@@ -117,7 +127,7 @@ def test_hostile_file_is_refused_whole(settings: Settings, tmp_path: Path,
     assert leaked(settings.home, [secret[1], *hostname()]) == []
 
 
-@pytest.mark.parametrize("fmt", ["dc", "lido"])  # parsed whole, and streamed
+@pytest.mark.parametrize("fmt", ["dc", "dc-oai", "lido"])  # parsed whole, and streamed
 def test_reasons_say_what_was_wrong(settings: Settings, tmp_path: Path,
                                     secret: tuple[Path, str], fmt: str) -> None:
     expected = {
