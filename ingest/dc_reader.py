@@ -15,7 +15,6 @@ from archive.record import RecordBuilder, RecordDraft
 from archive.rights import NOT_EVALUATED, normalise_rights
 from archive.vocab import DC, DCTERMS
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
-from ingest.xmlrecords import tree_records
 from ingest.xmlsafe import XmlRejected, parse_xml_bytes
 
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -257,12 +256,10 @@ class DcReader:
         """Yield one source record per DC record; a file that cannot be parsed is one rejection.
 
         OAI-PMH response files are read as a stream, a record at a time."""
-        from ingest.oai import is_oai_file, oai_file_stream
+        from ingest.oai import streamed_or_whole
 
-        if is_oai_file(source):
-            yield from oai_file_stream(source, context, self.from_oai)
-            return
-        yield from tree_records(source, lambda root, name: self._records_of(root, name, context))
+        yield from streamed_or_whole(source, context, self.from_oai,
+                                     lambda root, name: self._records_of(root, name, context))
 
     def _records_of(self, root: Any, source: str, context: ReadContext
                     ) -> Iterator[SourceRecord | Rejection]:

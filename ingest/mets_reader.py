@@ -27,7 +27,7 @@ from ingest.dc_reader import (
     text_of,
 )
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
-from ingest.xmlrecords import guarded, tree_records
+from ingest.xmlrecords import guarded
 
 METS_NS = "http://www.loc.gov/METS/"
 MODS_NS = "http://www.loc.gov/mods/v3"
@@ -121,12 +121,10 @@ class MetsReader:
 
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield the records of a METS, MODS or OAI-PMH (MODS) file; OAI-PMH ones streamed."""
-        from ingest.oai import is_oai_file, oai_file_stream
+        from ingest.oai import streamed_or_whole
 
-        if is_oai_file(source):
-            yield from oai_file_stream(source, context, self.from_oai)
-            return
-        yield from tree_records(source, lambda root, name: self._records_of(root, name, context))
+        yield from streamed_or_whole(source, context, self.from_oai,
+                                     lambda root, name: self._records_of(root, name, context))
 
     def _records_of(self, root: Any, source: str, context: ReadContext
                     ) -> Iterator[SourceRecord | Rejection]:

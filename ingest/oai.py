@@ -29,7 +29,7 @@ from ingest.netsafe import FetchError, FetchLimitError, FetchRefused, HttpStatus
 from ingest.pipeline import Accepted, BatchReport, run_batch, write_report
 from ingest.reader import ReadContext, Reader, Rejection, SourceRecord
 from ingest.registry import get_reader
-from ingest.xmlrecords import guarded, tree_records
+from ingest.xmlrecords import RecordsOf, guarded, tree_records
 from ingest.xmlsafe import XmlRejected, iter_located, root_name
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -122,6 +122,15 @@ def oai_file_stream(source: Path, context: ReadContext,
     if not count:
         yield from tree_records(
             source, lambda root, name: oai_file_records(root, name, context, handler))
+
+
+def streamed_or_whole(source: Path, context: ReadContext, handler: OaiHandler,
+                      records_of: RecordsOf) -> Iterator[SourceRecord | Rejection]:
+    """An OAI-PMH response file streamed through `handler`; any other file parsed whole."""
+    if is_oai_file(source):
+        yield from oai_file_stream(source, context, handler)
+    else:
+        yield from tree_records(source, records_of)
 
 
 def oai_file_records(root: Any, source: str, context: ReadContext, handler: OaiHandler,
