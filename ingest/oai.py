@@ -29,7 +29,7 @@ from ingest.netsafe import FetchError, FetchLimitError, FetchRefused, HttpStatus
 from ingest.pipeline import Accepted, BatchReport, run_batch, write_report
 from ingest.reader import ReadContext, Reader, Rejection, SourceRecord
 from ingest.registry import get_reader
-from ingest.xmlrecords import RecordsOf, guarded, tree_records
+from ingest.xmlrecords import RecordsOf, guarded, stopped, tree_records
 from ingest.xmlsafe import XmlRejected, iter_located, root_name
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -116,8 +116,7 @@ def oai_file_stream(source: Path, context: ReadContext,
             count += 1
             yield from oai_file_records(el, str(source), context, handler, position)
     except XmlRejected as exc:
-        yield Rejection(str(source), "file", str(exc) if not count else
-                        f"{exc} (reading stopped; the {count} records before were read)")
+        yield stopped(source, exc, count)
         return
     if not count:
         yield from tree_records(

@@ -42,6 +42,12 @@ def tree_records(source: Path, records_of: RecordsOf) -> Iterator[SourceRecord |
     yield from guarded(records_of(root, str(source)), str(source))
 
 
+def stopped(source: Path, exc: XmlRejected, count: int) -> Rejection:
+    """The rejection of the rest of a streamed file, after `count` records were read."""
+    after = f" (reading stopped after {count} record{'s' if count != 1 else ''})" if count else ""
+    return Rejection(str(source), "file", f"{exc}{after}")
+
+
 def inner_position(el: etree._Element, top: etree._Element, top_position: str) -> str:
     """The XPath of `el` inside the complete element `top`, which is at `top_position`."""
     steps: list[str] = []
@@ -92,8 +98,7 @@ def file_records(source: Path, *, tag: str, is_record: Callable[[etree._Element]
                                etree.tostring(el, encoding="utf-8", with_tail=False),
                                MEDIA_TYPE, el)
     except XmlRejected as exc:
-        yield Rejection(str(source), "file", str(exc) if not count else
-                        f"{exc} (reading stopped; the {count} records before were read)")
+        yield stopped(source, exc, count)
         return
     if not count:
         yield Rejection(str(source), "file", f"no {what} found")

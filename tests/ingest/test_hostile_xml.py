@@ -116,7 +116,7 @@ def test_hostile_file_is_refused_whole(settings: Settings, tmp_path: Path,
         # Streamed: the record complete before the cut is kept, the rest refused with its line.
         assert [a.position for a in report.accepted] == ["oai:h:1"]
         assert "not well-formed" in report.rejected[0].reason
-        assert "the 1 records before were read" in report.rejected[0].reason
+        assert "reading stopped after 1 record)" in report.rejected[0].reason
     else:
         assert report.accepted == []
     assert len(report.rejected) == 1

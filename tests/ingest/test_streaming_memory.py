@@ -123,7 +123,7 @@ def test_damage_after_good_records_rejects_the_rest_with_its_line(tmp_path: Path
     rejected = got["rejected"]
     assert isinstance(rejected, list) and len(rejected) == 1
     reason = str(rejected[0])
-    assert "not well-formed XML at line 22" in reason and "19 records before" in reason
+    assert "not well-formed XML at line 22" in reason and "reading stopped after 19 records" in reason
 
 
 def test_large_oai_pmh_response_is_read_in_flat_memory(tmp_path: Path) -> None:
