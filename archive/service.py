@@ -203,8 +203,8 @@ class Archive:
         return {f"files/{image.name}": image.digest for image in draft.images if image.digest}
 
     def _unchanged(self, rid: str, files: dict[str, bytes | Path],
-                   known: dict[str, str] | None = None) -> str | None:
-        head = self.storage.head(rid)
+                   known: dict[str, str] | None = None, head: str | None = None) -> str | None:
+        head = head or self.storage.head(rid)
         if head is None:
             return None
         state = {k: v for k, v in self.storage.state(rid).items() if k != PROVENANCE_PATH}
@@ -264,11 +264,12 @@ class Archive:
             rid = draft.record_id
             files = self._files_for(draft)
             known = self._known_digests(draft)
-            same_version = self._unchanged(rid, files, known)
+            head = self.storage.head(rid)
+            same_version = self._unchanged(rid, files, known, head) if head else None
             if same_version is not None:
                 results[number] = SaveResult(rid, same_version, "unchanged", derived=False)
                 continue
-            existed = self.storage.exists(rid)
+            existed = head is not None
             prov_bytes = serialize_stored(self._provenance_triples(rid, provenance),
                                           self.settings.base_url)
             files[PROVENANCE_PATH] = prov_bytes
@@ -395,8 +396,10 @@ class Archive:
             graph = RecordGraph(triples)
             parents = graph.values(ox.NamedNode(self.minter.item(rid)), is_part_of)
             parent = self.minter.record_id_of(parents[0].value) if len(parents) == 1 else None
-            hierarchy = None
-            if parent is not None:
+            hierarchy: tuple[list[str], str | None] | None = None
+            if not parents:
+                hierarchy = ([], rid)  # what ancestors_of answers for a record with no parent
+            elif parent is not None:
                 if parent not in above:
                     above[parent] = self.ancestors_of(parent)
                 ancestors, top = above[parent]
