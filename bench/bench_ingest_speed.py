@@ -1,0 +1,94 @@
+"""Ingest speed of one format end to end: records/s, CPU seconds, peak memory and machine load.
+
+    .venv/bin/python -m bench.bench_ingest_speed FORMAT RECORDS [--fsync] [--spy FILE]
+
+FORMAT is csv, dc, ead, lido or marcxml (synthetic inputs from the other ingest benchmarks).
+The run is one fresh process, so peak RSS (ru_maxrss, this process and, separately, its
+largest child) belongs to it alone. CPU seconds are user + system of the process and its
+children: on a shared machine they say what the ingest costs even when the wall clock says
+how busy everyone else was. The load average is printed at start and end for that reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from archive.service import Archive
+from archive.settings import load_settings
+from bench.bench_ingest_csv import MAPPING, write_csv
+from ingest.mapping import load_mapping
+from ingest.pipeline import run_batch
+from ingest.registry import get_reader
+
+
+def make_source(fmt: str, folder: Path, count: int) -> tuple[Path, dict[str, object]]:
+    """Write `count` synthetic records of a format; returns the file and reader options."""
+    if fmt == "csv":
+        write_csv(folder / "data.csv", count)
+        (folder / "mapping.toml").write_text(MAPPING, encoding="utf-8")
+        return folder / "data.csv", {"mapping": load_mapping(folder / "mapping.toml")}
+    if fmt in ("dc", "ead"):
+        from bench.bench_ingest_xml_a import make_dc, make_ead
+
+        return (make_dc if fmt == "dc" else make_ead)(folder, count), {}
+    if fmt in ("lido", "marcxml"):
+        from bench.bench_ingest_xml_b import synthetic_lido, synthetic_marc
+
+        path = folder / f"{fmt}.xml"
+        (synthetic_lido if fmt == "lido" else synthetic_marc)(path, count)
+        return path, {}
+    raise SystemExit(f"unknown format {fmt!r}")
+
+
+def run(fmt: str, count: int, fsync: bool) -> dict[str, object]:
+    """Ingest `count` records of a format into a fresh instance and measure it."""
+    work = Path(tempfile.mkdtemp(prefix=f"bench-speed-{fmt}-"))
+    try:
+        source, options = make_source(fmt, work, count)
+        settings = load_settings({"home": str(work / "home"), "base_url": "http://memoria.test",
+                                  "fsync": fsync}, environ={})
+        load_start = os.getloadavg()[0]
+        with Archive(settings).open() as archive:
+            before = os.times()
+            started = time.perf_counter()
+            report = run_batch(archive, get_reader(fmt), source, options=options)
+            seconds = time.perf_counter() - started
+            after = os.times()
+        cpu = (after.user - before.user + after.system - before.system
+               + after.children_user - before.children_user
+               + after.children_system - before.children_system)
+        return {
+            "format": fmt, "fsync": fsync, "input": report.input,
+            "accepted": len(report.accepted), "rejected": len(report.rejected),
+            "seconds": round(seconds, 1), "records_per_s": round(report.input / seconds, 1),
+            "cpu_seconds": round(cpu, 1),
+            "cpu_ms_per_record": round(1000 * cpu / max(report.input, 1), 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_child_rss_mb": round(
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+            "load_start": round(load_start, 1), "load_end": round(os.getloadavg()[0], 1),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str]) -> None:
+    """Parse arguments, run once, print one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("format")
+    parser.add_argument("records", type=int)
+    parser.add_argument("--fsync", action="store_true")
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.format, args.records, args.fsync)), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
