@@ -43,6 +43,8 @@ class CountingReader:
             raise
 
     def __getattr__(self, name: str) -> Any:
+        if name == "reader":  # not set yet (while unpickling): no endless lookup
+            raise AttributeError(name)
         return getattr(self.reader, name)
 
 
