@@ -176,6 +176,11 @@ def _row(rng: random.Random, i: int, parent: str, level: str, order: int,
     ]
 
 
+def _image_of(i: int, names: list[str]) -> str:
+    """The image of row i: each file once (an image id names one record's image), every 997th."""
+    return names[i // 997] if i % 997 == 0 and i // 997 < len(names) else ""
+
+
 def write_csv(path: Path, n: int, seed: int = 11) -> None:
     """N rows: FONDS collections > SERIES series each > items; a few items carry images.
 
@@ -200,14 +205,12 @@ def write_csv(path: Path, n: int, seed: int = 11) -> None:
                 i += 1
                 per_series = (n - FONDS * (SERIES + 1)) // (FONDS * SERIES)
                 for k in range(per_series):
-                    img = names[i % len(names)] if i % 997 == 0 else ""
-                    w.writerow(_row(rng, i, series_id, "item", k + 1, img))
+                    w.writerow(_row(rng, i, series_id, "item", k + 1, _image_of(i, names)))
                     i += 1
         k = per_series
         while i < n:
             k += 1
-            img = names[i % len(names)] if i % 997 == 0 else ""
-            w.writerow(_row(rng, i, series_id, "item", k, img))
+            w.writerow(_row(rng, i, series_id, "item", k, _image_of(i, names)))
             i += 1
 
 
