@@ -48,36 +48,32 @@ def make_source(fmt: str, folder: Path, count: int) -> tuple[Path, dict[str, obj
     raise SystemExit(f"unknown format {fmt!r}")
 
 
-def run(fmt: str, count: int, fsync: bool) -> dict[str, object]:
-    """Ingest `count` records of a format into a fresh instance and measure it."""
-    work = Path(tempfile.mkdtemp(prefix=f"bench-speed-{fmt}-"))
-    try:
-        source, options = make_source(fmt, work, count)
-        settings = load_settings({"home": str(work / "home"), "base_url": "http://memoria.test",
-                                  "fsync": fsync}, environ={})
-        load_start = os.getloadavg()[0]
-        with Archive(settings).open() as archive:
-            before = os.times()
-            started = time.perf_counter()
-            report = run_batch(archive, get_reader(fmt), source, options=options)
-            seconds = time.perf_counter() - started
-            after = os.times()
-        cpu = (after.user - before.user + after.system - before.system
-               + after.children_user - before.children_user
-               + after.children_system - before.children_system)
-        return {
-            "format": fmt, "fsync": fsync, "input": report.input,
-            "accepted": len(report.accepted), "rejected": len(report.rejected),
-            "seconds": round(seconds, 1), "records_per_s": round(report.input / seconds, 1),
-            "cpu_seconds": round(cpu, 1),
-            "cpu_ms_per_record": round(1000 * cpu / max(report.input, 1), 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "peak_child_rss_mb": round(
-                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
-            "load_start": round(load_start, 1), "load_end": round(os.getloadavg()[0], 1),
-        }
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+def run(fmt: str, count: int, fsync: bool, work: Path) -> dict[str, object]:
+    """Ingest `count` records of a format into a fresh instance under work and measure it."""
+    source, options = make_source(fmt, work, count)
+    settings = load_settings({"home": str(work / "home"), "base_url": "http://memoria.test",
+                              "fsync": fsync}, environ={})
+    load_start = os.getloadavg()[0]
+    with Archive(settings).open() as archive:
+        before = os.times()
+        started = time.perf_counter()
+        report = run_batch(archive, get_reader(fmt), source, options=options)
+        seconds = time.perf_counter() - started
+        after = os.times()
+    cpu = (after.user - before.user + after.system - before.system
+           + after.children_user - before.children_user
+           + after.children_system - before.children_system)
+    return {
+        "format": fmt, "fsync": fsync, "input": report.input,
+        "accepted": len(report.accepted), "rejected": len(report.rejected),
+        "seconds": round(seconds, 1), "records_per_s": round(report.input / seconds, 1),
+        "cpu_seconds": round(cpu, 1),
+        "cpu_ms_per_record": round(1000 * cpu / max(report.input, 1), 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_child_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "load_start": round(load_start, 1), "load_end": round(os.getloadavg()[0], 1),
+    }
 
 
 def main(argv: list[str]) -> None:
@@ -87,7 +83,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("records", type=int)
     parser.add_argument("--fsync", action="store_true")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.format, args.records, args.fsync)), flush=True)
+    work = Path(tempfile.mkdtemp(prefix=f"bench-speed-{args.format}-"))
+    try:
+        # Printed before the clean-up, which takes minutes for 100,000 stored objects.
+        print(json.dumps(run(args.format, args.records, args.fsync, work)), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
