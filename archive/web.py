@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import secrets
 import threading
-from typing import Any
 
-from flask import Flask, Response, jsonify, render_template
+from flask import Flask, Response, jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from archive.images import set_pixel_limit
@@ -14,6 +13,7 @@ from archive.service import Archive
 from archive.settings import Settings, load_settings
 from archive.site import register_site
 from archive.site.pages import get_archive
+from archive.site.security import error_page
 
 
 def _proxy_fix(app: Flask, settings: Settings) -> None:
@@ -96,9 +96,7 @@ def register_routes(app: Flask) -> None:
             "pending": archive.state.pending_count(),
         })
 
-    @app.errorhandler(404)
-    @app.errorhandler(410)
-    def not_found(error: Any) -> tuple[str, int]:
-        return render_template("error.html", error=error), error.code
-
+    # 404 and 410 as the other errors: a page, or JSON for the API and for JSON requests.
+    app.register_error_handler(404, error_page)
+    app.register_error_handler(410, error_page)
     register_site(app)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from lxml import html as lxml_html
 from werkzeug.serving import make_server
 
@@ -426,3 +427,11 @@ def test_language_links_stay_on_the_site(hostile: Flask, path: str) -> None:
     for a in tree.cssselect("nav.languages a"):
         href = a.get("href")
         assert href.startswith("/") and not href.startswith(("//", "/\\")), href
+
+
+def test_missing_record_is_json_when_json_is_asked(client: FlaskClient) -> None:
+    resp = client.get("/item/no-such-record?format=json")
+    assert resp.status_code == 404
+    assert resp.get_json() == {"error": "no record no-such-record", "status": 404}
+    html = client.get("/item/no-such-record").get_data(as_text=True)
+    assert "no record no-such-record" in html
