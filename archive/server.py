@@ -33,6 +33,8 @@ THREADS_PER_WORKER = 4
 # A superseded snapshot is kept this long, so a reader still holding it finishes its requests.
 SNAPSHOT_GRACE_SECONDS = 60.0
 KEEP_SNAPSHOTS = 2
+# How long a reader worker waits at start for the primary's first snapshot of this run.
+FIRST_SNAPSHOT_WAIT_SECONDS = 60.0
 
 
 class Snapshots:
@@ -127,12 +129,24 @@ class SnapshotRdfStore(RdfStore):
 class ReaderArchive(Archive):
     """A reading worker: searches the shared index, reads the newest RDF store snapshot."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, not_before_ns: int = 0) -> None:
         super().__init__(settings)
-        self.rdf = SnapshotRdfStore(settings.rdf_dir, snapshots_for(settings))
+        self.snapshots = snapshots_for(settings)
+        self.rdf = SnapshotRdfStore(settings.rdf_dir, self.snapshots)
+        self.not_before_ns = not_before_ns
+
+    def _wait_for_first_snapshot(self) -> None:
+        # A snapshot left by an earlier run may be stale, and without one the hierarchy is
+        # unknown: wait (not accepting requests yet) until this run's primary has published.
+        deadline = time.monotonic() + FIRST_SNAPSHOT_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            latest = self.snapshots.latest()
+            if latest is not None and int(latest.name) >= self.not_before_ns:
+                return
+            time.sleep(0.1)
 
     def open(self, derive: bool = True) -> Archive:
-        """Open storage, state and a search reader; the RDF snapshot on first sync."""
+        """Open storage, state, a search reader and this run's RDF snapshot."""
         from search.factory import create_backend
 
         self.settings.home.mkdir(parents=True, exist_ok=True)
@@ -142,6 +156,7 @@ class ReaderArchive(Archive):
                                  self.settings.elasticsearch_url,
                                  alias=self.settings.elasticsearch_index)
         self.index = IndexFeed(backend, on_indexed=lambda ids: None)
+        self._wait_for_first_snapshot()
         return self
 
     def sync(self) -> int:
@@ -186,14 +201,14 @@ class PrimaryLock:
 _PRIMARY_LOCK: PrimaryLock | None = None
 
 
-def open_worker_archive(settings: Settings) -> Archive:
+def open_worker_archive(settings: Settings, started_ns: int = 0) -> Archive:
     """The primary's archive if this worker takes the lock, otherwise a reader's."""
     global _PRIMARY_LOCK
     lock = PrimaryLock(settings.home / "server-primary.lock")
     if lock.acquire():
         _PRIMARY_LOCK = lock
         return PrimaryArchive(settings).open()
-    return ReaderArchive(settings).open()
+    return ReaderArchive(settings, not_before_ns=started_ns).open()
 
 
 class MemoriaServer(BaseApplication):
@@ -202,6 +217,8 @@ class MemoriaServer(BaseApplication):
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
         self.settings = settings
         self.options = options
+        # Set before the workers fork: readers wait for a snapshot published after it.
+        self.started_ns = time.time_ns()
         super().__init__()
 
     def load_config(self) -> None:
@@ -213,7 +230,7 @@ class MemoriaServer(BaseApplication):
         """Build the app in the worker (nothing is opened before the fork)."""
         from archive.web import create_app
 
-        archive = open_worker_archive(self.settings)
+        archive = open_worker_archive(self.settings, self.started_ns)
         return create_app(self.settings, sync_interval=SYNC_INTERVAL_SECONDS, archive=archive)
 
 
