@@ -119,6 +119,7 @@ class TantivyBackend:
         self._analyzers = {name: build_analyzer(name) for name in ANALYZERS}
         self._index: tantivy.Index | None = None
         self._generation = 0
+        self._refreshed_stamp: tuple[int, int] | None = None
         # Facet counts of a filter combination, per index state: a browse page's counts
         # (and the counts of a facet without its own choices) repeat across requests.
         self.facet_cache: FacetCache[dict[str, dict[str, int]]] = FacetCache()
@@ -222,8 +223,13 @@ class TantivyBackend:
 
     def refresh(self) -> None:
         """Make everything indexed so far visible to searches."""
+        # Reader workers refresh every few seconds: forget cached facet counts only when
+        # another process has committed since, or the cache would never warm up.
+        stamp = self._meta_stamp()
         self.index_.reload()
-        self._generation += 1
+        if stamp != self._refreshed_stamp:
+            self._refreshed_stamp = stamp
+            self._generation += 1
 
     def close(self) -> None:
         """Release the index files."""
@@ -432,14 +438,16 @@ class TantivyBackend:
             counts.update(self._aggregate(searcher, q, [f]))
         return counts
 
-    def _state(self, searcher: tantivy.Searcher) -> tuple[Any, ...]:
-        # Another process may commit: its meta.json changes, and so does what we count.
+    def _meta_stamp(self) -> tuple[int, int]:
         try:
             meta = (self.path / "meta.json").stat()
-            stamp: tuple[int, int] = (meta.st_mtime_ns, meta.st_size)
         except OSError:
-            stamp = (0, 0)
-        return (self._generation, stamp, searcher.num_docs, searcher.num_segments)
+            return (0, 0)
+        return (meta.st_mtime_ns, meta.st_size)
+
+    def _state(self, searcher: tantivy.Searcher) -> tuple[Any, ...]:
+        # Another process may commit: its meta.json changes, and so does what we count.
+        return (self._generation, self._meta_stamp(), searcher.num_docs, searcher.num_segments)
 
     def _aggregate(self, searcher: tantivy.Searcher, q: tantivy.Query,
                    facets: list[FacetDef]) -> dict[str, dict[str, int]]:

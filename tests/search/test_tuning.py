@@ -53,6 +53,28 @@ def test_tantivy_facet_counts_follow_writes(tmp_path: Path,
     assert backend.search(query).facet("type") == {"IMAGE": 0, "TEXT": 0}
 
 
+def test_tantivy_reader_refresh_keeps_its_cache_until_a_writer_commits(
+        tmp_path: Path, documents: list[dict[str, Any]]) -> None:
+    """A reader worker refreshes every few seconds; only another process's commit clears it."""
+    writer = TantivyBackend(tmp_path / "index")
+    writer.index(documents[:20])
+    reader = TantivyBackend(tmp_path / "index")
+    query = SearchQuery(filters={"type": ["IMAGE"]})
+    reader.refresh()
+    first = reader.search(query)
+    misses = reader.facet_cache.misses
+    reader.refresh()
+    assert reader.search(query).facets == first.facets
+    reader.refresh()
+    assert reader.search(query).facets == first.facets
+    assert reader.facet_cache.misses == misses  # refreshed twice, nothing changed: all hits
+    writer.index(documents[20:40])
+    reader.refresh()
+    grown = reader.search(query)
+    assert reader.facet_cache.misses > misses
+    assert sum(grown.facet("type").values()) == writer.count(SearchQuery()) == 40
+
+
 @pytest.mark.service
 def test_es_rebuild_restores_serving_settings_and_keeps_the_last_version(
         documents: list[dict[str, Any]]) -> None:
