@@ -12,7 +12,7 @@ from flask import Flask, Response, abort
 
 from archive.service import Archive, Record
 from archive.site.i18n import preferred_languages
-from archive.site.pages import get_archive
+from archive.site.pages import get_archive, published_record
 from archive.views import record_view
 from archive.vocab import DC, DCTERMS, EDM
 from search.document import record_document
@@ -206,11 +206,7 @@ def register(app: Flask) -> None:
         if fmt not in MEDIA_TYPES:
             abort(404)
         archive = get_archive()
-        record = archive.get(name)
-        if record is None:
-            abort(404, description=f"no record {name}")
-        if record.withdrawn:
-            abort(410, description=f"record {name} has been withdrawn")
+        record = published_record(archive, name)
         cited = citations(item_citable(archive, record, preferred_languages()))
         if fmt == "json":
             body = json.dumps(cited["csl"], ensure_ascii=False, indent=2)

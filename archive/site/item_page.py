@@ -7,7 +7,6 @@ from typing import Any
 from flask import (
     Flask,
     Response,
-    abort,
     current_app,
     jsonify,
     render_template,
@@ -18,7 +17,7 @@ from flask import (
 from archive.service import Archive, Record
 from archive.site import citation, qr
 from archive.site.i18n import preferred_languages
-from archive.site.pages import get_archive
+from archive.site.pages import get_archive, published_record
 from archive.views import record_view, related_items, siblings
 from archive.vocab import DC, DCTERMS, bind_prefixes
 from iiif.presentation import manifest_url
@@ -119,11 +118,7 @@ def register(app: Flask) -> None:
         if dot and (suffix in EXTENSIONS or suffix == "json"):
             rid, ext = stem, suffix
         archive = get_archive()
-        record = archive.get(rid)
-        if record is None:
-            abort(404, description=f"no record {rid}")
-        if record.withdrawn:
-            abort(410, description=f"record {rid} has been withdrawn")
+        record = published_record(archive, rid)
         if ext == "json":
             return jsonify(item_view(archive, record, preferred_languages()))
         if ext:

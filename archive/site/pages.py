@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, render_template, request
+from flask import Response, abort, current_app, jsonify, render_template, request
 
-from archive.service import Archive
+from archive.service import Archive, Record
 
 
 def wants_json() -> bool:
@@ -31,3 +31,13 @@ def get_archive() -> Archive:
     """The Archive attached to the current app."""
     archive: Archive = current_app.extensions["memoria"]
     return archive
+
+
+def published_record(archive: Archive, rid: str) -> Record:
+    """The record `rid`, or abort with 404 when it is unknown and 410 when it is withdrawn."""
+    record = archive.get(rid)
+    if record is None:
+        abort(404, description=f"no record {rid}")
+    if record.withdrawn:
+        abort(410, description=f"record {rid} has been withdrawn")
+    return record
