@@ -17,6 +17,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, request
 
 from iiif.cache import DerivativeCache
+from iiif.cors import allow_any_origin
 from iiif.image_request import (
     BadRequest,
     IIIFError,
@@ -151,14 +152,7 @@ def create_image_blueprint(
     @bp.after_app_request
     def cors(resp: Response) -> Response:
         if request.path.startswith("/iiif/") or request.blueprint == bp.name:
-            # Assignment replaces: exactly one header even if something set it before.
-            resp.headers["Access-Control-Allow-Origin"] = "*"
-            resp.headers["Access-Control-Expose-Headers"] = "Link, ETag, Last-Modified"
-            if request.method == "OPTIONS":
-                resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-                asked = request.headers.get("Access-Control-Request-Headers")
-                resp.headers["Access-Control-Allow-Headers"] = asked[:500] if asked else "*"
-                resp.headers["Access-Control-Max-Age"] = "86400"
+            return allow_any_origin(resp, "Link, ETag, Last-Modified")
         return resp
 
     @bp.route(

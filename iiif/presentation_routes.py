@@ -14,6 +14,7 @@ from archive.service import Archive
 from iiif.changes import DEFAULT_PAGE_SIZE as DEFAULT_ACTIVITY_PAGE_SIZE
 from iiif.changes import DISCOVERY_CONTEXT, build_stream
 from iiif.collections import DEFAULT_PAGE_SIZE, build_collection
+from iiif.cors import allow_any_origin
 from iiif.presentation import (
     PRESENTATION_CONTEXT,
     ManifestCache,
@@ -99,15 +100,7 @@ def create_presentation_blueprint(
 
     @bp.after_request
     def cors(resp: Response) -> Response:
-        # Assignment replaces: exactly one header, even when the image blueprint adds it too.
-        resp.headers["Access-Control-Allow-Origin"] = "*"
-        resp.headers["Access-Control-Expose-Headers"] = "ETag, Content-Type, Vary"
-        if request.method == "OPTIONS":
-            resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-            asked = request.headers.get("Access-Control-Request-Headers")
-            resp.headers["Access-Control-Allow-Headers"] = asked[:500] if asked else "*"
-            resp.headers["Access-Control-Max-Age"] = "86400"
-        return resp
+        return allow_any_origin(resp, "ETag, Content-Type, Vary")
 
     @bp.app_template_global("iiif_content_state")
     def iiif_content_state(manifest: str, canvas: str | None = None) -> str:
