@@ -3,10 +3,13 @@
 Run: .venv/bin/python -m bench.bench_search [N ...] [--no-es] [--queries Q]
 Each N (default 100000) is generated once and loaded into both backends, then timed on four
 query kinds: (a) a keyword plus five facet choices, (b) a facet-only browse, (c) a Chinese
-keyword, (d) a date range plus a geo box. Every query counts all facets and (with text)
-highlights; facet-count caches are cleared before each timed pass, so only repeats within
-the pass (as on a real browse page) are served from them. Elasticsearch is measured when
-MEMORIA_ES_URL (default http://127.0.0.1:9200) answers; start it with scripts/es.sh start.
+keyword, (d) a date range plus a geo box. Titles, descriptions and keywords are real English,
+Spanish and Chinese words from the shared corpus drawn with their corpus frequencies
+(bench/search_text.py), so a few keywords are common and most are rare. Every query counts
+all facets and (with text) highlights; facet-count caches are cleared before each timed
+pass, so only repeats within the pass (as on a real browse page) are served from them.
+Elasticsearch is measured when MEMORIA_ES_URL (default http://127.0.0.1:9200) answers;
+start it with scripts/es.sh start.
 """
 
 from __future__ import annotations
@@ -22,16 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import percentile, print_table
+from bench.search_text import corpus_vocabularies, han_keyword, han_text, words_from
 from search.backend import BBox, SearchBackend, SearchQuery, Sort
 from search.document import fold, geo_cell, suggest_words
 from search.es_backend import ElasticsearchBackend
 from search.tantivy_backend import TantivyBackend
 
-HAN = "缂丝花鸟图轴紫天鹿青碧山水八仙东方朔偷桃绣芙蓉双鸭柿红盘绦朵宋锦乾隆龙袍吉服"
-ES_WORDS = ("pintura descripción relación geográfica mapa ciudad iglesia río camino pueblo "
-            "oaxaqueño México Guatemala Tlaxcala diócesis acuarela").split()
-EN_WORDS = ("map church river road town painting description watercolor landscape diocese "
-            "embroidered robe silk scroll").split()
 SUBJECTS = [f"subject {i}" for i in range(300)]
 CREATORS = [f"Creator {i}" for i in range(2000)]
 PROVIDERS = [f"Provider {i}" for i in range(25)]
@@ -48,16 +47,17 @@ KINDS = {
 def generate(n: int, seed: int = 42) -> list[dict[str, Any]]:
     """N search documents shaped like record_document's, in three languages."""
     rng = random.Random(seed)
+    vocab = corpus_vocabularies()
+    pools = {lang: vocab[lang].pool(rng) for lang in ("zh", "es", "en")}
     docs = []
     for i in range(n):
         lang = rng.choice(("zh", "es", "en"))
         if lang == "zh":
-            title = "".join(rng.choice(HAN) for _ in range(rng.randint(4, 10)))
-            desc = "".join(rng.choice(HAN) for _ in range(rng.randint(20, 80)))
+            title = han_text(pools["zh"], rng, 4, 10)
+            desc = han_text(pools["zh"], rng, 20, 80)
         else:
-            words = ES_WORDS if lang == "es" else EN_WORDS
-            title = " ".join(rng.choice(words) for _ in range(rng.randint(2, 6))).capitalize()
-            desc = " ".join(rng.choice(words) for _ in range(rng.randint(10, 40)))
+            title = " ".join(words_from(pools[lang], rng, rng.randint(2, 6))).capitalize()
+            desc = " ".join(words_from(pools[lang], rng, rng.randint(10, 40)))
         year = rng.randint(1300, 2000) if rng.random() < 0.8 else None
         loc = ({"lat": round(rng.uniform(-60, 70), 4), "lon": round(rng.uniform(-179, 179), 4)}
                if rng.random() < 0.6 else None)
@@ -83,10 +83,12 @@ def generate(n: int, seed: int = 42) -> list[dict[str, Any]]:
 
 
 def _keyword(rng: random.Random) -> tuple[str, str]:
+    # Keywords are content words drawn with their corpus frequencies: common ones often.
+    vocab = corpus_vocabularies()
     lang = rng.choice(("zh", "es", "en"))
     if lang == "zh":
-        return "".join(rng.sample(HAN, 2)), lang
-    return rng.choice(ES_WORDS if lang == "es" else EN_WORDS), lang
+        return han_keyword(vocab["zh"], rng), lang
+    return vocab[f"{lang}-content"].sample(rng, 1)[0], lang
 
 
 def queries(kind: str, n: int, seed: int = 7) -> list[SearchQuery]:
@@ -107,7 +109,7 @@ def queries(kind: str, n: int, seed: int = 7) -> list[SearchQuery]:
             q = SearchQuery(filters=filters,
                             sort=rng.choice((Sort.RELEVANCE, Sort.YEAR_ASC, Sort.TITLE_ASC)))
         elif kind == "c":
-            q = SearchQuery(text="".join(rng.sample(HAN, 2)))
+            q = SearchQuery(text=han_keyword(corpus_vocabularies()["zh"], rng))
         else:
             start = rng.randint(1300, 1900)
             south, west = rng.uniform(-60, 40), rng.uniform(-179, 140)
@@ -179,6 +181,9 @@ def measure(backend: SearchBackend, docs: list[dict[str, Any]],
         qs, warm_up = queries(kind, n_queries), queries(kind, 10, seed=8)
         times = time_queries(backend, qs, warm_up)
         row[f"{kind} p50"], row[f"{kind} p99"] = percentile(times, 50), percentile(times, 99)
+        # What the facets are counted over: the words, span and box without facet choices.
+        matched = [backend.count(replace(q, filters={})) for q in qs]
+        row[f"{kind} matched"] = (percentile(matched, 50), percentile(matched, 99))
         # Where the time goes: the same queries without facet counts, and without highlights.
         few = qs[:max(10, n_queries // 4)]
         row[f"{kind} hits only p50"] = percentile(time_queries(
@@ -264,6 +269,13 @@ def main(argv: list[str]) -> None:
                 f"{r[k + ' p50']:.1f} / {r[k + ' no highlight p50']:.1f} / "
                 f"{r[k + ' hits only p50']:.1f}" for k in kinds])
     print_table("Where the time goes (p50)", parts[0], parts[1:])
+    matched = [["documents"] + [f"({k}) p50 / p99" for k in kinds]]
+    for n, rows in results:
+        r = rows[0][1]
+        matched.append([f"{n:,}"] + [f"{r[k + ' matched'][0]:,.0f} / {r[k + ' matched'][1]:,.0f}"
+                                     for k in kinds])
+    print_table("Documents matched by the words, years and box alone (what facets count over)",
+                matched[0], matched[1:])
     print(f"\nload average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}; "
           "peak MB: Tantivy = growth of the bench process while indexing and querying, "
           "Elasticsearch = peak RSS of the server JVM")
