@@ -9,17 +9,16 @@ from urllib.parse import urlencode
 import pyoxigraph as ox
 from flask import Flask, Response, abort, request, url_for
 from flask_babel import lazy_gettext
-from rdflib import Literal
 
 from archive.ids import is_record_id
 from archive.service import Archive
 from archive.site.i18n import preferred_languages
 from archive.site.pages import get_archive, render_page
-from archive.views import pick_language
-from archive.vocab import DC, DCTERMS, MEM
+from archive.views import pick_title, store_value, title_texts
+from archive.vocab import DCTERMS, MEM
 from search.backend import SearchBackend, SearchQuery
 
-_TITLE, _LEVEL, _PART_OF = (ox.NamedNode(str(p)) for p in (DC.title, MEM.level, DCTERMS.isPartOf))
+_LEVEL, _PART_OF = (ox.NamedNode(str(p)) for p in (MEM.level, DCTERMS.isPartOf))
 # Children of one node shown per page: a 100,000-part series is browsed, never drawn whole.
 PAGE_SIZE = 50
 MAX_COLLECTIONS = 1000
@@ -48,38 +47,27 @@ def level_label(level: str | None) -> str:
     return str(LEVEL_LABELS.get(level.lower(), level))
 
 
-def _first_value(store: ox.Store, subject: ox.NamedNode, predicate: ox.NamedNode) -> str | None:
-    for quad in store.quads_for_pattern(subject, predicate, None, None):
-        if isinstance(quad.object, (ox.NamedNode, ox.Literal)):
-            return quad.object.value
-    return None
-
-
 def record_summaries(archive: Archive, ids: list[str], langs: list[str]
                      ) -> dict[str, dict[str, Any]]:
     """Title (in the reader's language), level and parent of the published records among ids."""
     if not archive.derives:
         return {}
-    # Direct index lookups: a SPARQL query joining VALUES is ten times slower in Oxigraph.
     store = archive.rdf.store
     out: dict[str, dict[str, Any]] = {}
     labels: dict[str | None, str] = {}  # a lazy translation costs a catalogue lookup each time
     for rid in dict.fromkeys(ids):
         if not is_record_id(rid):
             continue
-        subject = ox.NamedNode(archive.minter.item(rid))
-        titles = [Literal(q.object.value, lang=q.object.language)
-                  for q in store.quads_for_pattern(subject, _TITLE, None, None)
-                  if isinstance(q.object, ox.Literal)]
-        if not titles:  # not in the store: withdrawn, or not a record
+        texts = title_texts(archive, rid)
+        if not texts:  # not in the store: withdrawn, or not a record
             continue
-        level = _first_value(store, subject, _LEVEL)
-        parent_uri = _first_value(store, subject, _PART_OF)
+        subject = ox.NamedNode(archive.minter.item(rid))
+        level = store_value(store, subject, _LEVEL)
+        parent_uri = store_value(store, subject, _PART_OF)
         parent = archive.minter.record_id_of(parent_uri) if parent_uri else None
-        chosen = pick_language(titles, langs)
         if level not in labels:
             labels[level] = level_label(level)
-        out[rid] = {"id": rid, "title": str(chosen) if chosen is not None else rid,
+        out[rid] = {"id": rid, "title": pick_title(texts, langs, rid),
                     "level": level, "parent": parent,
                     "level_label": labels[level]}
     return out

@@ -6,6 +6,7 @@ import dataclasses
 import re
 from typing import Any
 
+import pyoxigraph as ox
 from flask import Flask, Response, abort, request, url_for
 from markupsafe import Markup
 from rdflib import Literal, URIRef
@@ -17,7 +18,7 @@ from archive.service import Archive
 from archive.site.i18n import ui_language
 from archive.site.pages import get_archive, render_page
 from archive.site.qr import qr_inline_svg
-from archive.views import pick_language, title_of
+from archive.views import pick_language, store_value, title_of, title_texts
 from archive.vocab import DC, EDM, ORE, RDF
 
 MAX_LABELS = 100
@@ -30,6 +31,8 @@ OFFERED_LANGS = ("en", "zh-Hans", "es")
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,2}$")
 # The search arguments a sheet can be chosen by, as on /search.
 _SEARCH_KEYS = ("q", "from", "to", "bbox", "sort")
+_TYPE, _CHO, _AGGREGATED, _DATA_PROVIDER = (ox.NamedNode(str(t)) for t in (
+    RDF.type, EDM.ProvidedCHO, EDM.aggregatedCHO, EDM.dataProvider))
 
 
 def chosen_langs(args: MultiDict[str, str]) -> list[str]:
@@ -94,30 +97,19 @@ def labels_of(archive: Archive, rids: list[str], langs: list[str]
     wanted = [r for r in dict.fromkeys(rids) if is_record_id(r)]
     found: dict[str, dict[str, Any]] = {}
     if archive.derives and wanted:
-        values = " ".join(f"<{archive.minter.item(r)}>" for r in wanted)
-        rows = archive.rdf.query(
-            "PREFIX dc: <http://purl.org/dc/elements/1.1/> "
-            "PREFIX edm: <http://www.europeana.eu/schemas/edm/> "
-            f"SELECT ?s ?p ?o ?dp WHERE {{ VALUES ?s {{ {values} }} ?s a edm:ProvidedCHO . "
-            "OPTIONAL { VALUES ?p { dc:title dc:description } ?s ?p ?o } "
-            "OPTIONAL { ?agg edm:aggregatedCHO ?s ; edm:dataProvider ?dp } }")
-        texts: dict[str, dict[str, set[Literal]]] = {}
-        providers: dict[str, str] = {}
-        for row in rows:  # type: ignore[union-attr]
-            rid = archive.minter.record_id_of(row["s"].value)
-            if not rid:
+        store = archive.rdf.store
+        for rid in wanted:
+            subject = ox.NamedNode(archive.minter.item(rid))
+            if not any(store.quads_for_pattern(subject, _TYPE, _CHO, None)):
                 continue
-            entry = texts.setdefault(rid, {"title": set(), "description": set()})
-            if row["o"] is not None:
-                kind = "title" if row["p"].value.endswith("title") else "description"
-                entry[kind].add(Literal(row["o"].value, lang=row["o"].language or None))
-            if row["dp"] is not None:
-                providers.setdefault(rid, row["dp"].value)
-        for rid, entry in texts.items():
-            description = pick_language(sorted(entry["description"]), langs)
+            texts = title_texts(archive, rid)
+            providers = (store_value(store, q.subject, _DATA_PROVIDER)
+                         for q in store.quads_for_pattern(None, _AGGREGATED, subject, None)
+                         if isinstance(q.subject, ox.NamedNode))
+            description = pick_language(sorted(set(texts.get("description", []))), langs)
             fallback = str(description)[:80] if description is not None else "(untitled)"
-            found[rid] = _label(rid, archive.minter.item(rid), sorted(entry["title"]),
-                                fallback, providers.get(rid, ""), langs)
+            found[rid] = _label(rid, subject.value, sorted(set(texts.get("title", []))),
+                                fallback, next((p for p in providers if p), ""), langs)
     elif wanted:
         for rid in wanted:
             record = archive.get(rid)
