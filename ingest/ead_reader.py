@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from ingest.dc_reader import (
     text_of,
 )
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
-from ingest.xmlrecords import guarded, tree_records
+from ingest.xmlrecords import guarded, reparsed, tree_records
 
 EAD_NAMESPACES = (None, "urn:isbn:1-931666-22-9", "http://ead3.archivists.org/schema/")
 COMPONENT = re.compile(r"c(?:0[1-9]|1[0-2])?")
@@ -50,6 +50,11 @@ class EadItem:
     order: int | None
     rights: str | None
     data_provider: str | None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What travels to a worker: all but the element, which the worker parses again from
+        the record's raw bytes (own_xml: the same element without its nested components)."""
+        return {**self.__dict__, "element": None}
 
 
 def is_component(el: Any) -> bool:
@@ -158,6 +163,8 @@ class EadReader:
             raise RecordRejected("an EAD record must come from the EAD reader's read()")
         if record.local_id is None:
             raise RecordRejected("no identifier for the EAD record")
+        if item.element is None:
+            item = replace(item, element=reparsed(record.raw, record.source))
         b = RecordBuilder(context.minter, make_record_id(context, "ead", record.local_id))
         try:
             self._map(b, item, context)

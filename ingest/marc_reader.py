@@ -191,6 +191,16 @@ def local_id_of(rec: MarcRecord) -> tuple[str | None, str | None]:
     return None, None
 
 
+def quick_local_id(el: etree._Element) -> str | None:
+    """local_id_of(parse_record(el))[0], without reading every field when 001 is there."""
+    for kid in el:
+        if _local(kid) == "controlfield" and kid.get("tag", "") == "001":
+            if (kid.text or "").strip():
+                return (kid.text or "").strip()
+            break  # the first 001 counts, and it is empty: look further as local_id_of does
+    return local_id_of(parse_record(el))[0]
+
+
 class _MarcMapper:
     """Maps one MarcRecord onto a RecordBuilder."""
 
@@ -421,7 +431,7 @@ class MarcXmlReader:
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield one source record per MARC record; an unparseable file is one rejection."""
         yield from file_records(source, tag="record", is_record=_is_marc_record,
-                                local_id=lambda el: local_id_of(parse_record(el))[0],
+                                local_id=quick_local_id,
                                 what="MARC record element", id_name="control number")
 
     def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from ingest.dc_reader import (
     text_of,
 )
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
-from ingest.xmlrecords import guarded
+from ingest.xmlrecords import guarded, reparsed
 
 METS_NS = "http://www.loc.gov/METS/"
 MODS_NS = "http://www.loc.gov/mods/v3"
@@ -57,6 +57,23 @@ class ModsItem:
     label: str | None = None
     rights: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Where the MODS is inside the record's raw XML (child indices from its root element).
+    mods_path: tuple[int, ...] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What travels to a worker: all but the element, which the worker finds again by
+        mods_path in the record's raw bytes, parsed with the hardened parser."""
+        return {**self.__dict__, "mods": None}
+
+
+def _path_below(el: Any, top: Any) -> tuple[int, ...]:
+    """Child indices that lead from `top` down to `el`."""
+    steps: list[int] = []
+    while el is not top:
+        parent = el.getparent()
+        steps.append(parent.index(el))
+        el = parent
+    return tuple(reversed(steps))
 
 
 def _mods_of(dmd: Any) -> Any | None:
@@ -150,8 +167,11 @@ class MetsReader:
             yield from guarded(self.mets_records(payload, record.source, record.local_id,
                                                  record.position), record.source, record.position)
         elif local(payload) == "mods":
+            # record.raw is the OAI <record> around the payload.
+            oai_record = next(payload.iterancestors("{*}record"), payload)
             yield SourceRecord(record.source, record.position, record.local_id, record.raw,
-                               record.media_type, ModsItem(payload))
+                               record.media_type,
+                               ModsItem(payload, mods_path=_path_below(payload, oai_record)))
         else:
             yield Rejection(record.source, record.position,
                             f"the metadata is <{local(payload)}>, not MODS or METS")
@@ -171,7 +191,8 @@ class MetsReader:
             return
         main_local = top_local or _record_identifier(main) or root.get("OBJID") or fallback
         images, skipped = _images(root)
-        item = ModsItem(main, images, label=top_div.get("LABEL") if top_div is not None else None)
+        item = ModsItem(main, images, label=top_div.get("LABEL") if top_div is not None else None,
+                        mods_path=_path_below(main, root))
         try:
             item.rights = rights_uri(_rights_texts(main)[0])
         except RecordRejected:
@@ -184,6 +205,7 @@ class MetsReader:
         for div, kid in kids:
             kid.mods = dmds[div.get("DMDID")]
             dmd = kid.mods.getparent().getparent().getparent()
+            kid.mods_path = _path_below(kid.mods, dmd)
             yield SourceRecord(source, position_of(div), f"{main_local}/{div.get('ID')}",
                                raw_xml(dmd), MEDIA_TYPE, kid)
 
@@ -218,6 +240,16 @@ class MetsReader:
                 item = ModsItem(item)
             else:
                 raise RecordRejected("a MODS record must come from the METS reader's read()")
+        if item.mods is None:
+            mods = reparsed(record.raw, record.source)
+            try:
+                for index in item.mods_path:
+                    mods = mods[index]
+            except IndexError:
+                mods = mods.makeelement("missing")
+            if local(mods) != "mods":
+                raise RecordRejected(f"no MODS at {item.mods_path} in the record's XML")
+            item = replace(item, mods=mods)
         local_id = record.local_id or _record_identifier(item.mods) or record.position
         b = RecordBuilder(context.minter, make_record_id(context, "mods", local_id))
         try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -11,6 +13,44 @@ from ingest.reader import RecordRejected, Rejection, SourceRecord
 from ingest.xmlsafe import XmlRejected, iter_located, parse_xml_bytes, parse_xml_file
 
 MEDIA_TYPE = "application/xml"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+@dataclass
+class ParsedRecord:
+    """A record element read from a file, and the xml:lang it inherits from above it.
+
+    Pickled (to map in a worker process) it travels without the element: the worker parses
+    the record's raw bytes again with the hardened parser, and puts the inherited xml:lang on
+    a stand-in parent so that language lookups find what they found in the file.
+    """
+
+    element: etree._Element | None
+    lang: str | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What travels: everything but the parsed element."""
+        return {"element": None, "lang": self.lang}
+
+
+def inherited_lang(el: etree._Element) -> str | None:
+    """The xml:lang declared on the nearest ancestor of `el` (not on `el` itself), or None."""
+    for above in el.iterancestors():
+        value = above.get(XML_LANG)
+        if value is not None:
+            return value
+    return None
+
+
+def reparsed(raw: bytes, source: str, lang: str | None = None) -> etree._Element:
+    """A record element parsed again from its raw bytes (hardened), under its inherited lang."""
+    try:
+        el = parse_xml_bytes(raw, source)
+    except XmlRejected as exc:
+        raise RecordRejected(str(exc)) from None
+    if lang is not None and el.get(XML_LANG) is None:
+        etree.Element("inherited", {XML_LANG: lang}).append(el)
+    return el
 
 
 def local_name(el: etree._Element) -> str:
@@ -96,7 +136,7 @@ def file_records(source: Path, *, tag: str, is_record: Callable[[etree._Element]
                 seen[local] = position
             yield SourceRecord(str(source), position, local,
                                etree.tostring(el, encoding="utf-8", with_tail=False),
-                               MEDIA_TYPE, el)
+                               MEDIA_TYPE, ParsedRecord(el, inherited_lang(el)))
     except XmlRejected as exc:
         yield stopped(source, exc, count)
         return
@@ -111,12 +151,14 @@ def record_element(record: SourceRecord, *, is_record: Callable[[etree._Element]
     An OAI-PMH payload may wrap the record (lido:lidoWrap, marc:collection): the first record
     element inside is taken.
     """
-    el = record.data if isinstance(record.data, etree._Element) else None
-    if el is None:
-        try:
-            el = parse_xml_bytes(record.raw, record.source)
-        except XmlRejected as exc:
-            raise RecordRejected(str(exc)) from None
+    data = record.data
+    if isinstance(data, ParsedRecord):
+        el = data.element if data.element is not None else reparsed(record.raw, record.source,
+                                                                     data.lang)
+    elif isinstance(data, etree._Element):
+        el = data
+    else:
+        el = reparsed(record.raw, record.source)
     if not is_record(el):
         found = next((child for child in el.iter() if is_record(child)), None)
         if found is None:
