@@ -60,6 +60,10 @@ SETTINGS: tuple[Setting, ...] = (
             "for instances with no network)."),
     Setting("map_attribution", "© OpenStreetMap contributors",
             "Attribution shown on the maps for the base-map tiles."),
+    Setting("page_cache_mb", 64,
+            "Memory per server process for rendered pages (search, item, collection, home, "
+            "place, timeline and their JSON twins), kept until the data changes; 0 turns the "
+            "cache off."),
 )
 
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
@@ -95,6 +99,7 @@ class Settings:
     secret_key: str
     map_tile_url: str
     map_attribution: str
+    page_cache_mb: int
 
     @property
     def storage_root(self) -> Path:
@@ -182,6 +187,8 @@ def _check(values: dict[str, Any]) -> None:
         raise SettingsError(f"port: {values['port']} is out of range")
     if values["workers"] < 1:
         raise SettingsError("workers: must be at least 1")
+    if values["page_cache_mb"] < 0:
+        raise SettingsError("page_cache_mb: must be 0 (off) or more")
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None,

@@ -235,6 +235,10 @@ class TantivyBackend:
         """Release the index files."""
         self._index = None
 
+    def state_token(self) -> tuple[Any, ...]:
+        """A value that changes whenever searches may answer differently (for caches above)."""
+        return (self._generation, self._meta_stamp())
+
     def health(self) -> Health:
         """Report whether the index opens and how many documents it holds."""
         try:

@@ -17,6 +17,9 @@ PAGE_MODULES = (
     "archive.site.collections_page",
     "archive.site.places_page",
     "archive.site.labels_page",
+    # Last: its check runs after the safety limits, and it keeps a page before the other
+    # after-request hooks add the headers they add to every response (a kept one too).
+    "archive.site.page_cache",
 )
 
 

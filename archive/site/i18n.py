@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, request
-from flask_babel import Babel, get_locale
+from flask import Flask, Response, current_app, g, request
+from flask_babel import Babel, get_locale, get_translations
 
 # UI locale (Babel's name) -> the BCP 47 tag used for metadata, ?lang= and <html lang>.
 UI_LOCALES: dict[str, str] = {"en": "en", "zh_Hans": "zh-Hans", "es": "es"}
@@ -83,10 +84,32 @@ def _remember_choice(resp: Response) -> Response:
     return resp
 
 
+def request_translations() -> Any:
+    """The catalogue of the request's language, found once per request (not once per string)."""
+    try:
+        return g.memoria_translations
+    except AttributeError:
+        g.memoria_translations = get_translations()
+        return g.memoria_translations
+
+
+def _bind_template_gettext(app: Flask) -> None:
+    # Flask-Babel's template callables look the catalogue up on every call (a few hundred per
+    # page); the same callables over a catalogue found once per request.
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
+
+
 def register(app: Flask) -> None:
     """Set up Flask-Babel with the catalogues in archive/translations (English without them)."""
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
+    _bind_template_gettext(app)
     app.after_request(_remember_choice)
     app.add_template_global(has_endpoint)
     app.add_template_global(url_with_lang)
