@@ -47,7 +47,6 @@ _HAS_WORD = re.compile(r"[^\W_]")
 BULK_CHUNK_DOCS = 1000
 BULK_CHUNK_BYTES = 10 * 1024 * 1024
 BULK_THREADS = 2
-TOTAL_AGG = "memoria_total"
 BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "number_of_replicas": 0,
                       "translog.durability": "async"}
 
@@ -302,24 +301,14 @@ class ElasticsearchBackend:
                 "bottom_right": {"lat": b.south, "lon": b.east}}}})
         return out
 
-    def _aggs(self, query: SearchQuery) -> dict[str, Any]:
-        aggs: dict[str, Any] = {}
-        for f in facet_defs():
-            if f.kind in ("terms", "geo"):
-                size = max(f.size * 5, 100)
-                inner: dict[str, Any] = {"terms": {
-                    "field": f.field, "size": size,
-                    "order": [{"_count": "desc"}, {"_key": "asc"}]}}
-            elif f.kind == "year_histogram":
-                inner = {"histogram": {"field": f.field, "interval": f.interval,
-                                       "min_doc_count": 1}}
-            else:
-                inner = {"range": {"field": f.field, "ranges": [
-                    {k: r[k] for k in ("key", "from", "to") if k in r} for r in f.ranges]}}
-            # Post-filter semantics: each facet is counted under every choice but its own.
-            others = self._facet_filters(query, skip=f.name)
-            aggs[f.name] = {"filter": {"bool": {"filter": others}}, "aggs": {"v": inner}}
-        return aggs
+    def _facet_agg(self, f: FacetDef) -> dict[str, Any]:
+        if f.kind in ("terms", "geo"):
+            return {"terms": {"field": f.field, "size": max(f.size * 5, 100),
+                              "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+        if f.kind == "year_histogram":
+            return {"histogram": {"field": f.field, "interval": f.interval, "min_doc_count": 1}}
+        return {"range": {"field": f.field, "ranges": [
+            {k: r[k] for k in ("key", "from", "to") if k in r} for r in f.ranges]}}
 
     def _hits_body(self, query: SearchQuery, track_total: bool) -> dict[str, Any]:
         must, should = self._text_query(query.text)
@@ -347,15 +336,26 @@ class ElasticsearchBackend:
             }
         return body
 
-    def _aggs_body(self, query: SearchQuery) -> dict[str, Any]:
+    def _count_bodies(self, query: SearchQuery) -> list[dict[str, Any]]:
+        """Size-0 requests that count the facets: the first one also counts the exact total."""
+        # Post-filter semantics: each facet is counted under every choice but its own. Every
+        # facet without a choice shares one request whose query holds all choices (its total
+        # is the result's total); each chosen facet gets one under the other choices. The
+        # choices sit in the query, not in filter aggregations, so Lucene intersects them
+        # with the words from the rarest side instead of testing every document the words
+        # match. No scores: the shard request cache keeps each answer until the next refresh.
         must, _should = self._text_query(query.text)
-        aggs = self._aggs(query)
-        # The exact total, counted alongside the facets, so the hits request need not count.
-        aggs[TOTAL_AGG] = {"filter": {"bool": {"filter": self._facet_filters(query)}}}
-        # No scores needed: everything in filter context, so the shard request cache can keep
-        # the answer until the next refresh.
-        return {"query": {"bool": {"filter": must + self._base_filters(query)}},
-                "size": 0, "track_total_hits": False, "aggs": aggs}
+        base = must + self._base_filters(query)
+        chosen = {name for name, keys in query.filters.items() if keys}
+        shared = {f.name: self._facet_agg(f) for f in facet_defs() if f.name not in chosen}
+        bodies = [{"query": {"bool": {"filter": base + self._facet_filters(query)}},
+                   "size": 0, "track_total_hits": True, "aggs": shared}]
+        for f in facet_defs():
+            if f.name in chosen:
+                bodies.append({
+                    "query": {"bool": {"filter": base + self._facet_filters(query, skip=f.name)}},
+                    "size": 0, "track_total_hits": False, "aggs": {f.name: self._facet_agg(f)}})
+        return bodies
 
     def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         searches: list[dict[str, Any]] = []
@@ -376,8 +376,9 @@ class ElasticsearchBackend:
         bodies = []
         if query.size or not query.facets:
             bodies.append(self._hits_body(query, track_total=not query.facets))
+        n_hits = len(bodies)
         if query.facets:
-            bodies.append(self._aggs_body(query))
+            bodies += self._count_bodies(query)
         responses = self._msearch(bodies)
         hits = []
         for h in responses[0]["hits"]["hits"] if query.size or not query.facets else ():
@@ -390,10 +391,11 @@ class ElasticsearchBackend:
                             sort_values=sort_values, source=h["_source"]))
         facets = []
         if query.facets:
-            aggregations = responses[-1]["aggregations"]
-            total = int(aggregations[TOTAL_AGG]["doc_count"])
+            counted = responses[n_hits:]
+            total = int(counted[0]["hits"]["total"]["value"])
+            aggregations = {k: v for res in counted for k, v in res["aggregations"].items()}
             for f in facet_defs():
-                buckets = aggregations[f.name]["v"]["buckets"]
+                buckets = aggregations[f.name]["buckets"]
                 if f.kind == "year_histogram":
                     counts = {year_histogram_key(b["key"]): b["doc_count"] for b in buckets}
                 else:
