@@ -1,0 +1,131 @@
+"""The rendered-page cache: kept across unrelated requests, never kept across a data change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from archive.settings import load_settings
+from archive.site.page_cache import PageCache
+from archive.web import create_app
+from ingest.mapping import load_mapping
+from ingest.pipeline import run_batch
+from ingest.registry import get_reader
+from tests.conftest import BASE_URL
+from tests.site.item_fixtures import csv_text, make_loaded_app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app = make_loaded_app(tmp_path, images=False)
+    yield app
+    app.extensions["memoria"].close()
+
+
+def get(client: FlaskClient, path: str, **headers: str) -> tuple[int, str, str, str]:
+    """Status, X-Page-Cache, ETag and body of a GET."""
+    resp = client.get(path, headers=headers)
+    return (resp.status_code, resp.headers.get("X-Page-Cache", ""), resp.headers.get("ETag", ""),
+            resp.get_data(as_text=True))
+
+
+def reingest(app: Flask, tmp: Path, old: str, new: str) -> None:
+    """Ingest the fixture's CSV again with one value corrected (real files, a real batch)."""
+    source = tmp / "source"
+    (source / "records.csv").write_text(
+        csv_text().replace("I1.jpg", "").replace("I2.png", "").replace(old, new),
+        encoding="utf-8")
+    report = run_batch(app.extensions["memoria"], get_reader("csv"), source / "records.csv",
+                       options={"mapping": load_mapping(source / "mapping.toml"),
+                                "images_dir": source})
+    assert not getattr(report, "errors", None), report
+
+
+PAGES = ["/item/museo-I4", "/item/museo-I4.json", "/search?q=Merced",
+         "/search?q=Merced&format=json", "/", "/collection/museo-F1", "/timeline",
+         "/place?name=Ciudad+de+M%C3%A9xico"]
+
+
+def test_a_page_is_served_again_after_unrelated_requests(app: Flask) -> None:
+    client = app.test_client()
+    first = {path: get(client, path) for path in PAGES}
+    assert {path: r[:2] for path, r in first.items()} == {path: (200, "miss") for path in PAGES}
+    for path in ("/healthz", "/item/museo-I1", "/search?q=templo", "/labels?id=museo-I1"):
+        assert client.get(path).status_code == 200
+    for path in PAGES:
+        status, cache, etag, body = get(client, path)
+        assert (status, cache, etag, body) == (200, "hit", first[path][2], first[path][3]), path
+    # The key holds the language and the variant: another language is another page.
+    status, cache, _, body = get(client, "/item/museo-I1?lang=zh-Hans")
+    assert (status, cache) == (200, "miss") and "圣多明各教堂" in body
+    assert get(client, "/item/museo-I1?lang=es")[1] == "miss"
+    assert get(client, "/item/museo-I1", Accept="application/json")[1] == "miss"
+    assert get(client, "/search?f.place=Oaxaca&q=templo")[1] == "miss"
+    assert get(client, "/search?q=templo&f.place=Oaxaca")[1] == "hit"  # same query, other order
+
+
+def test_etag_answers_304_and_the_cookie_is_still_set(app: Flask) -> None:
+    client = app.test_client()
+    _, _, etag, _ = get(client, "/item/museo-I4")
+    assert etag
+    resp = client.get("/item/museo-I4", headers={"If-None-Match": etag})
+    assert resp.status_code == 304 and resp.get_data() == b""
+    assert "Content-Security-Policy" in resp.headers
+    resp = client.get("/item/museo-I4?lang=es")
+    assert "memoria_lang=es" in resp.headers.get("Set-Cookie", "")
+    resp = client.get("/item/museo-I4?lang=es")
+    assert resp.headers["X-Page-Cache"] == "hit"
+    assert "memoria_lang=es" in resp.headers.get("Set-Cookie", "")  # hooks run on a kept page
+    assert "Accept" in resp.headers["Vary"] and "Cookie" in resp.headers["Vary"]
+
+
+def test_a_correction_and_a_withdrawal_are_never_served_stale(app: Flask, tmp_path: Path
+                                                              ) -> None:
+    client = app.test_client()
+    for path in PAGES:
+        get(client, path)
+        assert get(client, path)[1] == "hit"
+    reingest(app, tmp_path, "La Merced market", "San Juan market")
+    status, cache, _, body = get(client, "/item/museo-I4")
+    assert (status, cache) == (200, "miss")
+    assert "San Juan market" in body and "La Merced market" not in body
+    found = client.get("/search?q=San+Juan&format=json").get_json()
+    assert [h["id"] for h in found["hits"]] == ["museo-I4"]
+    assert get(client, "/search?q=Merced&format=json")[1] == "miss"
+    assert get(client, "/item/museo-I4")[1] == "hit"
+    app.extensions["memoria"].withdraw("museo-I4", "test: withdrawn")
+    assert client.get("/item/museo-I4").status_code == 410
+    assert client.get("/item/museo-I4.json").status_code == 410
+    hits = client.get("/search?q=Merced&format=json").get_json()["hits"]
+    assert "museo-I4" not in [h["id"] for h in hits]
+
+
+def test_the_setting_turns_the_cache_off_but_keeps_etags(tmp_path: Path) -> None:
+    settings = load_settings({"home": str(tmp_path / "home"), "base_url": BASE_URL,
+                              "fsync": False, "page_cache_mb": 0}, environ={})
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+        assert "memoria_page_cache" not in app.extensions
+        for _ in range(2):
+            status, cache, etag, _ = get(client, "/search?q=")
+            assert (status, cache) == (200, "") and etag
+        assert client.get("/search?q=", headers={"If-None-Match": etag}).status_code == 304
+    finally:
+        app.extensions["memoria"].close()
+
+
+def test_the_cache_is_bounded_in_bytes() -> None:
+    from archive.site.page_cache import CachedPage
+
+    cache = PageCache(max_bytes=1000)
+    for i in range(20):
+        cache.put(("page", i), CachedPage(b"x" * 100, (), str(i)))
+    assert cache.size <= 1000 and len(cache) == 10
+    assert cache.get(("page", 0)) is None and cache.get(("page", 19)) is not None
+    cache.put(("big",), CachedPage(b"x" * 500, (), "big"))  # over an eighth: not kept
+    assert cache.get(("big",)) is None
