@@ -14,6 +14,7 @@ from typing import Any
 import tantivy
 
 from search.backend import (
+    BBox,
     FacetDef,
     FacetResult,
     Health,
@@ -30,7 +31,7 @@ from search.backend import (
     selected_keys,
     year_histogram_key,
 )
-from search.document import LANGS
+from search.document import GEO_CELL_DEGREES, LANGS, geo_cell, load_schema
 from search.facet_cache import FacetCache
 
 # Mirrors Lucene's StandardTokenizer (UAX #29) closely enough for our text: Han and Hiragana
@@ -54,6 +55,61 @@ SORT_FIELDS = {
 }
 _HAS_WORD = re.compile(r"[^\W_]")
 _YEAR_OFFSET = 1_000_000
+# A box's documents are first narrowed to its geo cells (term postings, cheap to intersect),
+# then checked exactly against lat/lon; boxes wider than this many cells skip the narrowing.
+GEO_PREFILTER = "geo_box_cell"
+_MAX_PREFILTER_CELLS = 64
+# Bumped whenever the fields or their analysis change: an index built by another version is
+# refused with a message to rebuild instead of answering wrongly.
+SCHEMA_VERSION = 2
+STAMP_FILE = "memoria-schema.json"
+
+
+class IndexSchemaError(ValueError):
+    """The index on disk was built with another schema: it must be rebuilt."""
+
+
+def bucket_field(facet: FacetDef) -> str:
+    """The keyword field holding a year facet's bucket keys (filters are term lookups)."""
+    return f"bucket_{facet.name}"
+
+
+def _bucket_facets() -> list[FacetDef]:
+    return [f for f in facet_defs() if f.kind in ("year_histogram", "range")]
+
+
+def bucket_keys(facet: FacetDef, value: int | None) -> list[str]:
+    """The facet buckets a year falls in: one histogram key, or every range holding it."""
+    if value is None:
+        return []
+    if facet.kind == "year_histogram":
+        return [year_histogram_key(value // facet.interval * facet.interval)]
+    keys = []
+    for r in facet.ranges:
+        lo, hi = r.get("from"), r.get("to")
+        if (lo is None or value >= lo) and (hi is None or value < hi):
+            keys.append(str(r["key"]))
+    return keys
+
+
+def schema_stamp() -> dict[str, Any]:
+    """What an index on disk must have been built with to be read by this code."""
+    buckets = {f.name: load_schema("facets.json")["facets"][i]
+               for i, f in enumerate(facet_defs()) if f.kind in ("year_histogram", "range")}
+    return {"version": SCHEMA_VERSION, "buckets": buckets}
+
+
+def box_cells(box: BBox) -> list[str] | None:
+    """The geo cells that can hold a point of the box, or None when there are too many."""
+    spans = ([(box.west, box.east)] if box.west <= box.east
+             else [(box.west, 180.0), (-180.0, box.east)])
+    cells: list[str] = []
+    for west, east in spans:
+        south, west_cell = map(int, geo_cell(box.south, west).split(","))
+        north, east_cell = map(int, geo_cell(box.north, east).split(","))
+        cells += [f"{lat},{lon}" for lat in range(south, north + 1, GEO_CELL_DEGREES)
+                  for lon in range(west_cell, east_cell + 1, GEO_CELL_DEGREES)]
+    return cells if len(cells) <= _MAX_PREFILTER_CELLS else None
 
 
 def build_analyzer(name: str) -> tantivy.TextAnalyzer:
@@ -78,6 +134,9 @@ def _schema() -> tantivy.Schema:
                           tokenizer_name=LANG_ANALYZER[lang])
     for name in KEYWORD_FIELDS:
         sb.add_text_field(name, stored=name == "id", fast=True, tokenizer_name="raw")
+    # Filter-only keywords: no positions or frequencies, no fast column.
+    for name in [GEO_PREFILTER] + [bucket_field(f) for f in _bucket_facets()]:
+        sb.add_text_field(name, tokenizer_name="raw", index_option="basic")
     sb.add_text_field("suggest", tokenizer_name="raw")
     for name in ("year_begin", "year_end"):
         sb.add_integer_field(name, indexed=True, fast=True)
@@ -131,11 +190,30 @@ class TantivyBackend:
         """The open index, opened (or created) on first use."""
         if self._index is None:
             self.path.mkdir(parents=True, exist_ok=True)
+            self._check_stamp()
             index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+            if not (self.path / STAMP_FILE).exists():
+                (self.path / STAMP_FILE).write_text(json.dumps(schema_stamp()),
+                                                    encoding="utf-8")
             for name, analyzer in self._analyzers.items():
                 index.register_tokenizer(name, analyzer)
             self._index = index
         return self._index
+
+    def _check_stamp(self) -> None:
+        """Refuse an existing index built with other fields than this code writes and reads."""
+        if not (self.path / "meta.json").exists():
+            return
+        try:
+            found = json.loads((self.path / STAMP_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            found = None
+        if found != schema_stamp():
+            version = found.get("version") if isinstance(found, dict) else 1
+            raise IndexSchemaError(
+                f"the search index in {self.path} was built by another version of Memoria "
+                f"(index schema {version}, this version reads {SCHEMA_VERSION}); "
+                "run `memoria index rebuild` to build it again from the records")
 
     def _searcher(self) -> tantivy.Searcher:
         return self.index_.searcher()
@@ -163,8 +241,14 @@ class TantivyBackend:
                 fields[name] = [int(doc[name])]
         location = doc.get("location")
         if location:
-            fields["lat"] = [float(location["lat"])]
-            fields["lon"] = [float(location["lon"])]
+            lat, lon = float(location["lat"]), float(location["lon"])
+            fields["lat"], fields["lon"] = [lat], [lon]
+            fields[GEO_PREFILTER] = [geo_cell(lat, lon)]
+        for facet in _bucket_facets():
+            year = doc.get(facet.field)
+            keys = bucket_keys(facet, None if year is None else int(year))
+            if keys:
+                fields[bucket_field(facet)] = keys
         for sort, (name, _order) in SORT_FIELDS.items():
             fields[name] = [sort_key(doc, sort)]
         # all_text is only for matching and is the bulk of a document: not stored.
@@ -299,12 +383,13 @@ class TantivyBackend:
             include_upper=hi_inclusive or hi is None)
 
     def _facet_filter(self, facet: FacetDef, keys: Iterable[str]) -> tantivy.Query:
-        keys = sorted(set(keys))
-        if facet.kind in ("terms", "geo"):
-            return tantivy.Query.term_set_query(self._schema, facet.field, keys)
-        ranges = [facet.range_bounds(k) for k in keys]
-        return tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, self._range(facet.field, lo, hi)) for lo, hi in ranges])
+        # Term postings intersect cheaply with whatever else matches (a set query or range
+        # over a fast field would walk the whole index); constant score, like a filter.
+        field, terms = _filter_terms(facet, keys)
+        q = tantivy.Query.boolean_query([(tantivy.Occur.Should,
+                                          tantivy.Query.term_query(self._schema, field, t))
+                                         for t in terms])
+        return tantivy.Query.const_score_query(q, 1.0)
 
     def _base_filters(self, query: SearchQuery) -> list[tantivy.Query]:
         out = []
@@ -316,6 +401,12 @@ class TantivyBackend:
             out.append(tantivy.Query.term_query(self._schema, "ancestors", query.within))
         box = query.bbox
         if box is not None:
+            cells = box_cells(box)
+            if cells:
+                out.append(tantivy.Query.const_score_query(tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Should, tantivy.Query.term_query(self._schema,
+                                                                     GEO_PREFILTER, c))
+                     for c in cells]), 1.0))
             out.append(self._range("lat", box.south, box.north, hi_inclusive=True))
             if box.west <= box.east:
                 out.append(self._range("lon", box.west, box.east, hi_inclusive=True))
@@ -563,29 +654,28 @@ def _parse_aggs(result: Mapping[str, Any], facets: list[FacetDef]) -> dict[str, 
 _SAFE_VALUE = re.compile(r"[^\x00-\x1f]*")
 
 
+def _filter_terms(facet: FacetDef, keys: Iterable[str]) -> tuple[str, list[str]]:
+    """The keyword field and terms that match a facet's choices."""
+    if facet.kind in ("terms", "geo"):
+        return facet.field, sorted(set(keys))
+    # Validated bucket keys, in the form they are indexed ("01300" is bucket "1300").
+    normal = {year_histogram_key(float(facet.range_bounds(k)[0] or 0))
+              if facet.kind == "year_histogram" else k for k in keys}
+    return bucket_field(facet), sorted(normal)
+
+
 def _filter_string(facet: FacetDef, keys: Iterable[str]) -> str | None:
     """A facet's choices in Tantivy's query syntax, for a filter aggregation.
 
     Values are quoted with quotes and backslashes escaped; control characters are refused
     (None) and the caller counts that query the slower way, without a query string."""
-    field = facet.field
+    field, terms = _filter_terms(facet, keys)
     parts = []
-    for key in sorted(set(keys)):
-        if facet.kind in ("terms", "geo"):
-            if not _SAFE_VALUE.fullmatch(key):
-                return None
-            escaped = key.replace("\\", "\\\\").replace('"', '\\"')
-            parts.append(f'{field}:"{escaped}"')
-            continue
-        lo, hi = facet.range_bounds(key)
-        if lo is not None and hi is not None:
-            parts.append(f"{field}:[{int(lo)} TO {int(hi)}}}")
-        elif lo is not None:
-            parts.append(f"{field}:>={int(lo)}")
-        elif hi is not None:
-            parts.append(f"{field}:<{int(hi)}")
-        else:
-            parts.append("*")
+    for key in terms:
+        if not _SAFE_VALUE.fullmatch(key):
+            return None
+        escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+        parts.append(f'{field}:"{escaped}"')
     return " OR ".join(parts)
 
 

@@ -76,3 +76,52 @@ def test_tantivy_repeated_ids_in_one_batch_keep_the_last(
     assert backend.index([doc, documents[4], newer]) == 3
     assert backend.count() == 2
     assert backend.search(SearchQuery(text="quetzal")).ids == [doc["id"]]
+
+
+def test_tantivy_index_of_another_schema_asks_for_a_rebuild(
+        tmp_path: Path, documents: list[dict[str, Any]]) -> None:
+    from search.tantivy_backend import STAMP_FILE, IndexSchemaError
+
+    first = TantivyBackend(tmp_path / "index")
+    first.index(documents[:5])
+    first.close()
+    # An index written before the stamp existed (or by another version) is refused...
+    (tmp_path / "index" / STAMP_FILE).unlink()
+    old = TantivyBackend(tmp_path / "index")
+    with pytest.raises(IndexSchemaError, match="memoria index rebuild"):
+        old.count()
+    health = old.health()
+    assert not health.ok and "memoria index rebuild" in health.detail["error"]
+    # ... and a rebuild (reset, then index) replaces it.
+    old.reset()
+    assert old.index(documents[:3]) == 3
+    assert TantivyBackend(tmp_path / "index").count() == 3
+
+
+def test_tantivy_year_choices_and_boxes_match_the_exact_bounds(
+        tmp_path: Path, documents: list[dict[str, Any]]) -> None:
+    """Year choices are looked up as bucket terms and boxes narrowed to geo cells first:
+    the hits are still exactly the documents within the bounds."""
+    from search.backend import BBox
+
+    backend = TantivyBackend(tmp_path / "index")
+    base = documents[0]
+    points = [(-450, 10.0, -179.5), (1299, 0.0, 0.0), (1300, 9.9999, 19.9999),
+              (1399, 10.0, 20.0), (1400, -90.0, 180.0), (1500, 90.0, -180.0)]
+    docs = [dict(base, id=f"p{i}", year_begin=year, year_end=year,
+                 location={"lat": lat, "lon": lon}, geo_cell=None)
+            for i, (year, lat, lon) in enumerate(points)]
+    backend.index(docs)
+
+    def ids(query: SearchQuery) -> set[str]:
+        return set(backend.search(query).ids)
+
+    assert ids(SearchQuery(filters={"century": ["1300"]})) == {"p2", "p3"}
+    assert ids(SearchQuery(filters={"century": ["01300", "-500"]})) == {"p0", "p2", "p3"}
+    assert ids(SearchQuery(filters={"period": ["before-1500"]})) == {"p0", "p1", "p2", "p3",
+                                                                     "p4"}
+    assert ids(SearchQuery(bbox=BBox(0.0, 0.0, 10.0, 20.0))) == {"p1", "p2", "p3"}
+    assert ids(SearchQuery(bbox=BBox(10.0, 20.0, 80.0, 60.0))) == {"p3"}
+    assert ids(SearchQuery(bbox=BBox(-90.0, 170.0, 90.0, -170.0))) == {"p0", "p4", "p5"}
+    assert ids(SearchQuery(bbox=BBox(-90.0, -180.0, 90.0, 180.0))) == {d["id"] for d in docs}
+    assert ids(SearchQuery(bbox=BBox(9.9999, 19.9999, 9.9999, 19.9999))) == {"p2"}
