@@ -9,6 +9,7 @@ instance to a new public URL needs only `memoria rebuild`, not a rewrite of the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import pyoxigraph as ox
 from rdflib import Graph
@@ -95,6 +96,22 @@ def serialize_stored(graph: RecordGraph | Graph | Iterable[ox.Triple], base_url:
     return (STORED_HEADER + "\n".join(lines) + "\n").encode("utf-8")
 
 
+def to_nquads(triples: Iterable[ox.Triple], graph_name: str) -> bytes | None:
+    """The statements as N-Quads in one named graph; None if any term is a blank node.
+
+    The RDF store's bulk loader parses these in Rust (no Python term per statement). Blank
+    node labels would be shared by every graph of one load, so such records go the slow way.
+    """
+    graph = f"<{graph_name}>"
+    lines: list[str] = []
+    for t in triples:
+        s, o = t.subject, t.object
+        if isinstance(s, ox.BlankNode) or isinstance(o, ox.BlankNode):
+            return None
+        lines.append(f"{s} {t.predicate} {o} {graph} .\n")
+    return "".join(lines).encode("utf-8")
+
+
 def parse_stored(data: bytes, base_url: str) -> list[ox.Triple]:
     """Parse a stored record against this instance's base URL."""
     return [
@@ -106,3 +123,23 @@ def parse_stored(data: bytes, base_url: str) -> list[ox.Triple]:
 def parse_stored_graph(data: bytes, base_url: str) -> Graph:
     """Parse a stored record into an rdflib graph."""
     return ox_to_graph(parse_stored(data, base_url))
+
+
+class StoredGraph(RecordGraph):
+    """A RecordGraph of record.ttl bytes, parsed only when first used.
+
+    The ingest parent gets records from its workers as bytes and rarely needs their graph.
+    """
+
+    __slots__ = ("_source",)
+
+    def __init__(self, stored: bytes, base_url: str) -> None:
+        self._source = (stored, base_url)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only while a slot of RecordGraph is still unset: fill them all from the bytes.
+        if name in ("_index", "_rdflib"):
+            stored, base_url = self._source
+            RecordGraph.__init__(self, parse_stored(stored, base_url))
+            return getattr(self, name)
+        raise AttributeError(name)

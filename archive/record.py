@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
@@ -62,6 +63,23 @@ class RecordDraft:
     warnings: list[str] = field(default_factory=list)
     # record.ttl as serialised for this instance, when a worker process made it already.
     stored: bytes | None = None
+    # The derived copies a worker process made along with `stored` (see DerivedCopies).
+    derived: DerivedCopies | None = None
+
+
+@dataclass(frozen=True)
+class DerivedCopies:
+    """What the RDF store and the index need of a record, made where the record was mapped.
+
+    `document` is the search document made without the hierarchy (the parent sets its
+    ancestors and collection), `nquads` the record's statements in its named graph as
+    N-Quads (None when the record has blank nodes, which must not meet across records in
+    a bulk load), and `parents` the values of the record's dcterms:isPartOf.
+    """
+
+    document: dict[str, Any]
+    nquads: bytes | None
+    parents: tuple[str, ...]
 
 
 _IRIS: dict[str, ox.NamedNode] = {}

@@ -18,9 +18,9 @@ from rdflib import Graph, URIRef
 from archive.ids import Minter, is_image_id, is_record_id
 from archive.indexer import IndexFeed
 from archive.pyramids import Pyramids, images_of
-from archive.rdfio import parse_stored, parse_stored_graph, serialize_stored
+from archive.rdfio import parse_stored, parse_stored_graph, serialize_stored, to_nquads
 from archive.rdfstore import RdfStore, RdfStoreError
-from archive.record import RecordDraft
+from archive.record import DerivedCopies, RecordDraft
 from archive.recordgraph import RecordGraph
 from archive.settings import Settings
 from archive.state import StateDb, utc_now
@@ -89,6 +89,14 @@ class RebuildReport:
     pyramid_errors: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """A saved record's derived copies made ahead (by an ingest worker): N-Quads and document."""
+
+    nquads: bytes
+    copies: DerivedCopies
+
+
 def _digest(data: bytes | Path, algorithm: str) -> str:
     h = hashlib.new(algorithm)
     if isinstance(data, Path):
@@ -116,7 +124,7 @@ class Archive:
         self.derives = False
         # Records saved in a batch whose RDF store graph and search document are still to be
         # made (they are on the pending queue until their document is in the index).
-        self._derive_buffer: dict[str, list[ox.Triple]] = {}
+        self._derive_buffer: dict[str, list[ox.Triple] | _Ready] = {}
         self._deferring = 0
 
     def open(self, derive: bool = True) -> Archive:
@@ -259,7 +267,7 @@ class Archive:
         """
         results: list[SaveResult | None] = [None] * len(items)
         requests: list[WriteRequest] = []
-        planned: list[tuple[int, bool, bytes, bytes]] = []
+        planned: list[tuple[int, bool, RecordDraft, list[ox.Triple], bytes | Path]] = []
         for number, (draft, provenance) in enumerate(items):
             rid = draft.record_id
             files = self._files_for(draft)
@@ -270,28 +278,33 @@ class Archive:
                 results[number] = SaveResult(rid, same_version, "unchanged", derived=False)
                 continue
             existed = head is not None
-            prov_bytes = serialize_stored(self._provenance_triples(rid, provenance),
-                                          self.settings.base_url)
-            files[PROVENANCE_PATH] = prov_bytes
-            record_bytes = files[RECORD_PATH]
-            assert isinstance(record_bytes, bytes)
+            prov_triples = self._provenance_triples(rid, provenance)
+            files[PROVENANCE_PATH] = serialize_stored(prov_triples, self.settings.base_url)
             requests.append(WriteRequest(
                 rid, files,
                 message=f"ingest batch {provenance.batch_id} ({provenance.position})",
                 user_name=f"memoria {provenance.reader}", digests=known,
             ))
-            planned.append((number, existed, record_bytes, prov_bytes))
+            planned.append((number, existed, draft, prov_triples, files[RECORD_PATH]))
         if requests:
             with self.state.transaction():
                 for request in requests:
                     self.state.mark_pending(request.record_id)
             written = self.storage.write_many(requests)
-            for (number, existed, record_bytes, prov_bytes), result in zip(
+            for (number, existed, draft, prov_triples, record_bytes), result in zip(
                 planned, written, strict=True
             ):
                 rid = result.record_id
-                derived = self._derive(rid, parse_stored(record_bytes, self.settings.base_url)
-                                       + parse_stored(prov_bytes, self.settings.base_url))
+                copies = draft.derived
+                if copies is not None and copies.nquads is not None:
+                    # Made by the worker that mapped the record: nothing is parsed here.
+                    prov = to_nquads(prov_triples, self.minter.graph(rid))
+                    assert prov is not None  # provenance has no blank nodes
+                    derived = self._derive(rid, ready=_Ready(copies.nquads + prov, copies))
+                else:
+                    assert isinstance(record_bytes, bytes)
+                    derived = self._derive(
+                        rid, parse_stored(record_bytes, self.settings.base_url) + prov_triples)
                 results[number] = SaveResult(rid, result.version,
                                              "updated" if existed else "created", derived)
         if not pyramids_built:
@@ -354,26 +367,30 @@ class Archive:
             triples += parse_stored(self.storage.read(rid, PROVENANCE_PATH), self.settings.base_url)
         return triples
 
-    def _derive(self, rid: str, triples: list[ox.Triple] | None = None) -> bool:
+    def _derive(self, rid: str, triples: list[ox.Triple] | None = None,
+                ready: _Ready | None = None) -> bool:
         """Bring the RDF store and the index in line with storage; False if it must wait.
 
         `triples` are the record's stored statements when the caller has them at hand (read
         from storage otherwise). The record leaves the pending queue when its index document
         has been sent (the feed flushes in bulk), so a crash or an unreachable index leaves it
         queued, never lost. In a batch (see `deferring`) the RDF store update waits in a buffer
-        and goes in with DERIVE_EVERY others as one transaction.
+        and goes in with DERIVE_EVERY others as one transaction. `ready` instead of `triples`:
+        the N-Quads and search document an ingest worker made.
         """
         if not self.derives or self.index is None:
             return False
-        if triples is None:
+        if ready is None and triples is None:
             triples = self._stored_triples(rid)
-        if triples is None:
-            self._derive_buffer.pop(rid, None)
-            self.rdf.remove_graph(self.minter.graph(rid))
-            if self.index.delete([rid]):
-                self.state.clear_pending(rid)
-            return True
-        self._derive_buffer[rid] = triples
+            if triples is None:
+                self._derive_buffer.pop(rid, None)
+                self.rdf.remove_graph(self.minter.graph(rid))
+                if self.index.delete([rid]):
+                    self.state.clear_pending(rid)
+                return True
+        entry = ready if ready is not None else triples
+        assert entry is not None
+        self._derive_buffer[rid] = entry
         if not self._deferring or len(self._derive_buffer) >= DERIVE_EVERY:
             self._flush_derived()
         return True
@@ -385,17 +402,24 @@ class Archive:
         buffered = list(self._derive_buffer.items())
         self._derive_buffer.clear()
         # If this raises, the records stay on the pending queue; sync() derives them again.
-        self.rdf.replace_graphs((self.minter.graph(rid), triples) for rid, triples in buffered)
+        self.rdf.replace_graphs(
+            (self.minter.graph(rid), entry.nquads if isinstance(entry, _Ready) else entry)
+            for rid, entry in buffered)
         # Made after the store update, so hierarchies see every graph of this flush. Siblings
         # share their ancestors: the store is asked once per parent, not once per record.
         above: dict[str, tuple[list[str], str | None]] = {}
         is_part_of = ox.NamedNode(str(DCTERMS.isPartOf))
-        for rid, triples in buffered:
-            # The light graph answers the document's rdflib-style calls at a fraction of the
-            # cost of filling an rdflib Graph.
-            graph = RecordGraph(triples)
-            parents = graph.values(ox.NamedNode(self.minter.item(rid)), is_part_of)
-            parent = self.minter.record_id_of(parents[0].value) if len(parents) == 1 else None
+        for rid, entry in buffered:
+            graph: RecordGraph | None = None
+            if isinstance(entry, _Ready):
+                parents: list[str] = list(entry.copies.parents)
+            else:
+                # The light graph answers the document's rdflib-style calls at a fraction of
+                # the cost of filling an rdflib Graph.
+                graph = RecordGraph(entry)
+                parents = [p.value for p in
+                           graph.values(ox.NamedNode(self.minter.item(rid)), is_part_of)]
+            parent = self.minter.record_id_of(parents[0]) if len(parents) == 1 else None
             hierarchy: tuple[list[str], str | None] | None = None
             if not parents:
                 hierarchy = ([], rid)  # what ancestors_of answers for a record with no parent
@@ -405,7 +429,11 @@ class Archive:
                 ancestors, top = above[parent]
                 if rid not in ancestors and parent != rid:  # a cycle is asked about directly
                     hierarchy = ([parent, *ancestors], top)
-            self.index.add(self.document(rid, graph, hierarchy))
+            if graph is None:
+                assert isinstance(entry, _Ready)
+                self.index.add(self._placed(rid, entry.copies.document, hierarchy))
+            else:
+                self.index.add(self.document(rid, graph, hierarchy))
         return len(buffered)
 
     @contextmanager
@@ -435,6 +463,16 @@ class Archive:
         # A RecordGraph answers every rdflib Graph call record_document makes.
         return record_document(graph, rid, self.minter,  # type: ignore[arg-type]
                                collection=top, ancestors=ancestors)
+
+    def _placed(self, rid: str, document: dict[str, Any],
+                hierarchy: tuple[list[str], str | None] | None) -> dict[str, Any]:
+        """A document made without its hierarchy, given it: what `document` would make."""
+        ancestors, top = hierarchy if hierarchy is not None else self.ancestors_of(rid)
+        placed = dict(document)
+        # As record_document does with collection=top, ancestors=ancestors.
+        placed["collection"] = rid if top is None and placed["parent_id"] is None else top
+        placed["ancestors"] = sorted(set(ancestors))
+        return placed
 
     def ancestors_of(self, rid: str) -> tuple[list[str], str | None]:
         """The ids of every record above one (any order) and the top of its hierarchy."""

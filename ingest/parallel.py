@@ -18,11 +18,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
+import pyoxigraph as ox
+
 from archive.ids import Minter
-from archive.rdfio import parse_stored, serialize_stored
-from archive.record import ImageFile, RecordDraft
+from archive.rdfio import StoredGraph, parse_stored, serialize_stored, to_nquads
+from archive.record import DerivedCopies, ImageFile, RecordDraft
 from archive.recordgraph import RecordGraph
 from archive.validate import record_errors
+from archive.vocab import DCTERMS
 from ingest.reader import ReadContext, Reader, RecordRejected, Rejection, SourceRecord
 
 # A batch maps in the parent until this many records have been read (a pool costs ~1 s to
@@ -62,8 +65,27 @@ def map_record(reader: Reader, item: SourceRecord, context: ReadContext) -> Mapp
 
 _worker: dict[str, Any] = {}
 
-# (record id, record.ttl bytes, source bytes, source media type, images, warnings) or a reason.
-_Result = tuple[str | None, bytes | None, bytes, str, list[ImageFile], list[str], str | None]
+# (record id, record.ttl bytes, source bytes, source media type, images, warnings, derived
+# copies, reason): a reason and no bytes for a refused record.
+_Result = tuple[str | None, bytes | None, bytes, str, list[ImageFile], list[str],
+                DerivedCopies | None, str | None]
+
+
+def derived_copies(draft: RecordDraft, stored: bytes, minter: Minter) -> DerivedCopies:
+    """The search document (no hierarchy yet), N-Quads and parents of a mapped record.
+
+    Made from the draft's own graph, whose statements are exactly those of `stored`; an
+    rdflib draft is read back from `stored` instead.
+    """
+    from search.document import record_document
+
+    rid = draft.record_id
+    graph = draft.graph if isinstance(draft.graph, RecordGraph) else RecordGraph(
+        parse_stored(stored, minter.base_url))
+    document = record_document(graph, rid, minter)  # type: ignore[arg-type]
+    parents = graph.values(ox.NamedNode(minter.item(rid)), ox.NamedNode(str(DCTERMS.isPartOf)))
+    return DerivedCopies(document, to_nquads(graph.ox_triples(), minter.graph(rid)),
+                         tuple(p.value for p in parents))
 
 
 def _init_worker(reader_name: str, base_url: str, provider: str) -> None:
@@ -86,11 +108,12 @@ def _map_chunk(version: int, options: bytes, items: list[SourceRecord]
         mapped = map_record(_worker["reader"], item, context)
         draft = mapped.draft
         if draft is None:
-            results.append((mapped.record_id, None, b"", "", [], [], mapped.reason))
+            results.append((mapped.record_id, None, b"", "", [], [], None, mapped.reason))
         else:
             stored = serialize_stored(draft.graph, _worker["base_url"])
             results.append((draft.record_id, stored, draft.source_bytes,
-                            draft.source_media_type, draft.images, draft.warnings, None))
+                            draft.source_media_type, draft.images, draft.warnings,
+                            derived_copies(draft, stored, _worker["minter"]), None))
     return results, context.warnings
 
 
@@ -211,11 +234,12 @@ class RecordMapper:
             if isinstance(entry, Rejection):
                 yield entry
                 continue
-            rid, stored, source_bytes, media_type, images, notes, reason = next(answers)
+            rid, stored, source_bytes, media_type, images, notes, derived, reason = next(answers)
             if stored is None or rid is None:
                 yield Mapped(entry, reason=reason, record_id=rid)
                 continue
-            graph = RecordGraph(parse_stored(stored, self.base_url))
-            draft = RecordDraft(rid, graph, source_bytes, media_type, images, notes,
-                                stored=stored)
+            # The parent needs no graph: storage takes `stored`, the RDF store and the index
+            # take the derived copies. The graph is read back only if something asks for it.
+            draft = RecordDraft(rid, StoredGraph(stored, self.base_url), source_bytes,
+                                media_type, images, notes, stored=stored, derived=derived)
             yield Mapped(entry, draft=draft, record_id=rid)

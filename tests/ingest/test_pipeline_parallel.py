@@ -29,12 +29,28 @@ EXTRA_ROWS = (
 
 def _ingest(home: Path, reader: str, source: Path, **options: Any) -> tuple[BatchReport,
                                                                           dict[str, bytes]]:
+    """Ingest; the stored record.ttl of each record, with its document and RDF store graph."""
     settings = load_settings({"home": str(home), "base_url": BASE_URL, "fsync": False},
                              environ={})
+    documents: dict[str, dict[str, Any]] = {}
     with Archive(settings).open() as archive:
+        assert archive.index is not None
+        add = archive.index.add
+
+        def kept(document: dict[str, Any]) -> None:
+            documents[document["id"]] = document
+            add(document)
+
+        archive.index.add = kept  # type: ignore[method-assign]
         report = run_batch(archive, get_reader(reader), source, options=options)
-        stored = {a.record_id: archive.storage.read(a.record_id, RECORD_PATH)
-                  for a in report.accepted}
+        stored = {}
+        for a in report.accepted:
+            graph = archive.rdf.graph(archive.minter.graph(a.record_id))
+            # Only the batch id and the ingest time may differ between two runs.
+            statements = sorted(f"{s} {p} {o}" for s, p, o in graph
+                                if not p.endswith(("endedAtTime", "#batch")))
+            stored[a.record_id] = archive.storage.read(a.record_id, RECORD_PATH) + \
+                repr((statements, documents[a.record_id])).encode()
     return report, stored
 
 
