@@ -171,7 +171,8 @@ class ReaderArchive(Archive):
             self.index.backend.refresh()
         return 0
 
-    def _derive(self, rid: str, triples: list[ox.Triple] | None = None) -> bool:
+    def _derive(self, rid: str, triples: list[ox.Triple] | None = None,
+                ready: object = None) -> bool:
         return False  # the primary derives; the record stays queued for it
 
     def _flush_derived(self) -> int:
