@@ -29,7 +29,9 @@ CACHED_ENDPOINTS = frozenset({"home", "search", "item", "collection", "collectio
 VARIANTS = ("text/html", "application/json", "text/turtle", "application/ld+json",
             "application/rdf+xml", "application/n-triples")
 # Response headers that belong to the page itself; the rest are set again on every request.
-KEPT_HEADERS = ("Content-Type", "Link", "Vary")
+# The viewer's CSP is one: the IIIF blueprint sets it while the item template renders (its
+# hook runs before ours; the site's security hook, after ours, completes it on every answer).
+KEPT_HEADERS = ("Content-Type", "Link", "Vary", "Content-Security-Policy")
 # A page bigger than this share of the cache is not kept (it would evict too much).
 LARGEST_SHARE = 8
 

@@ -21,7 +21,7 @@ from tests.site.item_fixtures import csv_text, make_loaded_app
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    app = make_loaded_app(tmp_path, images=False)
+    app = make_loaded_app(tmp_path, images=True)
     yield app
     app.extensions["memoria"].close()
 
@@ -37,7 +37,7 @@ def reingest(app: Flask, tmp: Path, old: str, new: str) -> None:
     """Ingest the fixture's CSV again with one value corrected (real files, a real batch)."""
     source = tmp / "source"
     (source / "records.csv").write_text(
-        csv_text().replace("I1.jpg", "").replace("I2.png", "").replace(old, new),
+        csv_text().replace(old, new),
         encoding="utf-8")
     report = run_batch(app.extensions["memoria"], get_reader("csv"), source / "records.csv",
                        options={"mapping": load_mapping(source / "mapping.toml"),
@@ -66,6 +66,20 @@ def test_a_page_is_served_again_after_unrelated_requests(app: Flask) -> None:
     assert get(client, "/item/museo-I1", Accept="application/json")[1] == "miss"
     assert get(client, "/search?f.place=Oaxaca&q=templo")[1] == "miss"
     assert get(client, "/search?q=templo&f.place=Oaxaca")[1] == "hit"  # same query, other order
+
+
+def test_a_kept_page_has_the_headers_of_the_rendered_one(app: Flask) -> None:
+    client = app.test_client()
+    for path in ("/item/museo-I1", "/item/museo-I4", "/search?q=templo", "/item/museo-I1.ttl"):
+        rendered, kept = client.get(path), client.get(path)
+        assert (rendered.headers["X-Page-Cache"], kept.headers["X-Page-Cache"]) == ("miss", "hit")
+        assert kept.get_data() == rendered.get_data()
+        same = {k: v for k, v in rendered.headers.items() if k not in ("X-Page-Cache", "Date")}
+        assert {k: v for k, v in kept.headers.items() if k not in ("X-Page-Cache", "Date")} \
+            == same, path
+    # The item with an image has the viewer's policy, kept with the page.
+    assert client.get("/item/museo-I1").headers["Content-Security-Policy"] != \
+        client.get("/item/museo-I4").headers["Content-Security-Policy"]
 
 
 def test_etag_answers_304_and_the_cookie_is_still_set(app: Flask) -> None:
