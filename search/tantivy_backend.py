@@ -510,8 +510,7 @@ class TantivyBackend:
         state = self._state(searcher)
 
         def compute() -> dict[str, dict[str, int]]:
-            counts = self._one_pass(searcher, query, base)
-            return counts if counts is not None else self._passes(searcher, query, base)
+            return self._passes(searcher, query, base)
 
         counts = self.facet_cache.get(state, _filter_key(query, None), compute)
         return [FacetResult(f.name, finish_buckets(f, counts.get(f.name, {}),
@@ -522,7 +521,10 @@ class TantivyBackend:
                 base: list[tantivy.Query]) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {}
         # Facets without a choice share one aggregation over every filter; a facet with
-        # choices is counted without its own, so its other values stay visible (OR).
+        # choices is counted without its own, so its other values stay visible (OR). Each
+        # pass intersects term postings, so it costs what it matches; one aggregation with a
+        # filter bucket per choice cost more (each bucket's filter walks the whole index) and
+        # lost values tied at the cut of high-cardinality facets.
         plain = [f for f in facet_defs() if not selected_keys(query, f.name)]
         chosen = [f for f in facet_defs() if selected_keys(query, f.name)]
         if plain:
@@ -547,28 +549,6 @@ class TantivyBackend:
     def _aggregate(self, searcher: tantivy.Searcher, q: tantivy.Query,
                    facets: list[FacetDef]) -> dict[str, dict[str, int]]:
         return _parse_aggs(searcher.aggregate(q, _agg_spec(facets)), facets)
-
-    def _one_pass(self, searcher: tantivy.Searcher, query: SearchQuery,
-                  base: list[tantivy.Query]) -> dict[str, dict[str, int]] | None:
-        """Every facet in one aggregation: the text is matched once, each facet's choices
-        apply as a filter bucket around it. None when a value cannot be put in a filter."""
-        plain = [f for f in facet_defs() if not selected_keys(query, f.name)]
-        chosen = [f for f in facet_defs() if selected_keys(query, f.name)]
-        groups = ([(plain, None)] if plain else []) + [([f], f.name) for f in chosen]
-        spec: dict[str, Any] = {}
-        for i, (facets, skip) in enumerate(groups):
-            filters = [_filter_string(facet_by_name(name), keys)
-                       for name, keys in sorted(query.filters.items())
-                       if keys and name != skip]
-            if any(f is None for f in filters):
-                return None
-            spec[f"g{i}"] = {"filter": " AND ".join(f"({f})" for f in filters) or "*",
-                             "aggs": _agg_spec(facets)}
-        result = searcher.aggregate(self._combine(base), spec)
-        counts: dict[str, dict[str, int]] = {}
-        for i, (facets, _skip) in enumerate(groups):
-            counts.update(_parse_aggs(result.get(f"g{i}", {}), facets))
-        return counts
 
     def count(self, query: SearchQuery | None = None) -> int:
         """How many documents match (all of them without a query)."""
@@ -651,9 +631,6 @@ def _parse_aggs(result: Mapping[str, Any], facets: list[FacetDef]) -> dict[str, 
     return out
 
 
-_SAFE_VALUE = re.compile(r"[^\x00-\x1f]*")
-
-
 def _filter_terms(facet: FacetDef, keys: Iterable[str]) -> tuple[str, list[str]]:
     """The keyword field and terms that match a facet's choices."""
     if facet.kind in ("terms", "geo"):
@@ -662,21 +639,6 @@ def _filter_terms(facet: FacetDef, keys: Iterable[str]) -> tuple[str, list[str]]
     normal = {year_histogram_key(float(facet.range_bounds(k)[0] or 0))
               if facet.kind == "year_histogram" else k for k in keys}
     return bucket_field(facet), sorted(normal)
-
-
-def _filter_string(facet: FacetDef, keys: Iterable[str]) -> str | None:
-    """A facet's choices in Tantivy's query syntax, for a filter aggregation.
-
-    Values are quoted with quotes and backslashes escaped; control characters are refused
-    (None) and the caller counts that query the slower way, without a query string."""
-    field, terms = _filter_terms(facet, keys)
-    parts = []
-    for key in terms:
-        if not _SAFE_VALUE.fullmatch(key):
-            return None
-        escaped = key.replace("\\", "\\\\").replace('"', '\\"')
-        parts.append(f'{field}:"{escaped}"')
-    return " OR ".join(parts)
 
 
 def _filter_key(query: SearchQuery, skip: str | None) -> tuple[Any, ...]:
