@@ -85,22 +85,58 @@ def _check_size(path: Path) -> None:
         raise XmlRejected(f"{path}: {size:,} bytes is over the limit of {MAX_BYTES:,}")
 
 
-def _release(element: etree._Element) -> None:
+def _name(element: etree._Element) -> str | None:
+    tag = element.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else None
+
+
+def _release(element: etree._Element, removed: dict[etree._Element, dict[str, int]]) -> None:
     # Detach the element (a caller still holding it keeps it whole) and everything finished
     # before it and before each ancestor: what stays in memory is the path to the next element.
+    # `removed` counts, per parent still in the tree, the children of each name taken away, so
+    # that XPath positions stay exact.
     parent = element.getparent()
     if parent is None:
         return
-    while element.getprevious() is not None:
+    gone = removed.setdefault(parent, {})
+    while (first := parent[0]) is not element:
+        _forget(first, gone, removed)
         del parent[0]
+    _forget(element, gone, removed)
     parent.remove(element)
     node = parent
     while node is not None:
         above = node.getparent()
         if above is not None:
-            while node.getprevious() is not None:
+            gone = removed.setdefault(above, {})
+            while (first := above[0]) is not node:
+                _forget(first, gone, removed)
                 del above[0]
         node = above
+
+
+def _forget(child: etree._Element, gone: dict[str, int],
+            removed: dict[etree._Element, dict[str, int]]) -> None:
+    name = _name(child)
+    if name is not None:
+        gone[name] = gone.get(name, 0) + 1
+        removed.pop(child, None)
+
+
+def _position(element: etree._Element, removed: dict[etree._Element, dict[str, int]]) -> str:
+    """The XPath of a streamed element by local names, every step below the root counted."""
+    steps: list[str] = []
+    node = element
+    while True:
+        name = _name(node)
+        parent = node.getparent()
+        if parent is None:
+            steps.append(f"/{name}")
+            return "".join(reversed(steps))
+        before = removed.get(parent, {}).get(name or "", 0)
+        before += sum(1 for s in node.itersiblings(preceding=True) if _name(s) == name)
+        steps.append(f"/{name}[{before + 1}]")
+        node = parent
 
 
 def iter_located(path: Path, local_name: str) -> Iterator[tuple[str, etree._Element]]:
@@ -110,8 +146,8 @@ def iter_located(path: Path, local_name: str) -> Iterator[tuple[str, etree._Elem
     huge_tree off, entity references and XInclude refused), without the whole tree in memory:
     each element is handed out once complete and detached (with what came before it) as soon
     as the caller asks for the next one. The XPath names local names with every step below the
-    root counted, e.g. /lidoWrap/lido[3]: counted while reading, so it stays exact although
-    earlier elements are gone. Elements of that name nested in a yielded one are not yielded
+    root counted, e.g. /lidoWrap/lido[3]: exact although earlier elements are gone (their
+    number is kept per parent). Elements of that name nested in a yielded one are not yielded
     again. A malformed document raises XmlRejected where the damage is, after the elements
     before it.
     """
@@ -121,43 +157,30 @@ def iter_located(path: Path, local_name: str) -> Iterator[tuple[str, etree._Elem
             _check_start(head.read(4096), str(path))
     except OSError as exc:
         raise XmlRejected(f"{path}: cannot read: {exc.strerror or exc}") from None
+    # Events for the wanted elements only: libxml2 still builds the whole tree, but Python
+    # sees two events a record instead of two an element.
     events = etree.iterparse(
-        str(path), events=("start", "end"), resolve_entities=False, no_network=True,
-        load_dtd=False, dtd_validation=False, huge_tree=False, remove_pis=True,
-        collect_ids=False,
+        str(path), events=("start", "end"), tag=f"{{*}}{local_name}", resolve_entities=False,
+        no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
+        remove_pis=True, collect_ids=False,
     )
-    # One entry per open element: its XPath step and how many children of each name it has.
-    steps: list[str] = []
-    counts: list[dict[str, int]] = [{}]
+    removed: dict[etree._Element, dict[str, int]] = {}
     depth = 0  # how many wanted elements are open around the current one
     try:
         for event, element in events:
-            tag = element.tag
-            if not isinstance(tag, str):
-                continue
-            name = tag.rpartition("}")[2]
-            wanted = name == local_name
             if event == "start":
-                siblings = counts[-1]
-                n = siblings[name] = siblings.get(name, 0) + 1
-                steps.append(f"/{name}[{n}]" if steps else f"/{name}")
-                counts.append({})
-                depth += wanted
-                continue
-            position = "".join(steps)
-            steps.pop()
-            counts.pop()
-            if not wanted:
+                depth += 1
                 continue
             depth -= 1
             if depth:
                 continue  # nested inside another wanted element: part of it
+            position = _position(element, removed)
             try:
                 _check(element)
             except XmlRejected as exc:
                 raise XmlRejected(f"{path}: {position}: {exc}") from None
             yield position, element
-            _release(element)
+            _release(element, removed)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (0, 0)
         raise XmlRejected(f"{path}: not well-formed XML at line {line}, column {column}: "
