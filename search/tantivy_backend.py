@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 import shutil
@@ -43,6 +44,15 @@ ANALYZERS = ("memoria_text", "memoria_en", "memoria_es")
 # The same text indexed through both stemming analyzers; a clause matches when either does.
 # No unstemmed copy: equal unstemmed tokens stem equally, so it could add no match.
 ALL_TEXT_FIELDS = {"all_text_en": "memoria_en", "all_text_es": "memoria_es"}
+# Adjacent pairs of one-character tokens (Han, Hiragana...), each at the position of its
+# first: a phrase of such characters is a phrase (or one term) of pairs there, matching exactly
+# the documents the phrase matches in all_text_en, without checking positions of single
+# characters that each occur in a third of a Chinese corpus.
+PAIR_FIELD = "cjk_pairs"
+PAIR_ANALYZER = "memoria_pairs"
+_PAIR_FILLER = "_"
+_WIDE = "\u2e80"
+_HAS_WIDE = re.compile("[\u2e80-\U0010ffff]")
 LANG_ANALYZER = {"en": "memoria_en", "es": "memoria_es", "zh": "memoria_text",
                  "other": "memoria_text"}
 KEYWORD_FIELDS = ("id", "type", "collection", "data_provider", "creator", "subject", "place",
@@ -61,7 +71,7 @@ GEO_PREFILTER = "geo_box_cell"
 _MAX_PREFILTER_CELLS = 64
 # Bumped whenever the fields or their analysis change: an index built by another version is
 # refused with a message to rebuild instead of answering wrongly.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STAMP_FILE = "memoria-schema.json"
 
 
@@ -128,6 +138,7 @@ def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     for name, analyzer in ALL_TEXT_FIELDS.items():
         sb.add_text_field(name, tokenizer_name=analyzer)
+    sb.add_text_field(PAIR_FIELD, tokenizer_name=PAIR_ANALYZER)
     for lang in LANGS:
         sb.add_text_field(f"title_{lang}", stored=True, tokenizer_name=LANG_ANALYZER[lang])
         sb.add_text_field(f"description_{lang}", stored=True,
@@ -146,6 +157,16 @@ def _schema() -> tantivy.Schema:
         sb.add_text_field(name, fast=True, tokenizer_name="raw")
     sb.add_bytes_field("source", stored=True)
     return sb.build()
+
+
+def _is_pair(a: str, b: str) -> bool:
+    return len(a) == 1 == len(b) and a >= _WIDE and b >= _WIDE
+
+
+def pair_tokens(tokens: Sequence[str]) -> list[str]:
+    """Position i holds tokens i and i+1 joined when both are one wide character, else a
+    filler: positions line up with the tokens'."""
+    return [a + b if _is_pair(a, b) else _PAIR_FILLER for a, b in itertools.pairwise(tokens)]
 
 
 def sort_key(doc: Mapping[str, Any], sort: Sort) -> str:
@@ -197,6 +218,8 @@ class TantivyBackend:
                                                     encoding="utf-8")
             for name, analyzer in self._analyzers.items():
                 index.register_tokenizer(name, analyzer)
+            index.register_tokenizer(PAIR_ANALYZER, tantivy.TextAnalyzerBuilder(
+                tantivy.Tokenizer.whitespace()).build())
             self._index = index
         return self._index
 
@@ -224,6 +247,10 @@ class TantivyBackend:
         all_text = doc.get("all_text") or ""
         for name in ALL_TEXT_FIELDS:
             fields[name] = [all_text]
+        if _HAS_WIDE.search(all_text):
+            pairs = pair_tokens(self._tokens("memoria_en", all_text))
+            if any(p != _PAIR_FILLER for p in pairs):
+                fields[PAIR_FIELD] = [" ".join(pairs)]
         for part in ("title", "description"):
             for lang, texts in (doc.get(part) or {}).items():
                 if texts:
@@ -346,6 +373,14 @@ class TantivyBackend:
 
     def _any_field(self, fields: Mapping[str, str], clause: str) -> tantivy.Query | None:
         if han_only(clause):
+            # Both stemmed copies hold these characters alike: all_text_en's tokens decide.
+            tokens = self._tokens("memoria_en", clause)
+            if len(tokens) >= 2 and all(_is_pair(a, b) for a, b in itertools.pairwise(tokens)):
+                pairs = pair_tokens(tokens)
+                if len(pairs) == 1:
+                    return tantivy.Query.term_query(self._schema, PAIR_FIELD, pairs[0])
+                return tantivy.Query.phrase_query(self._schema, PAIR_FIELD,
+                                                  list[str | tuple[int, str]](pairs))
             fields = dict(list(fields.items())[:1])
         subs = [q for f, a in fields.items() if (q := self._match(f, a, clause)) is not None]
         if not subs:
