@@ -62,14 +62,29 @@ def is_component(el: Any) -> bool:
     return isinstance(el.tag, str) and bool(COMPONENT.fullmatch(local(el)))
 
 
-def component_children(el: Any) -> list[Any]:
-    """The components directly below a component or the archdesc (through dsc)."""
+def _located(el: Any, position: str) -> list[tuple[Any, str]]:
+    """(child, its XPath as position_of gives it) for every element child of `el`."""
+    kids = [(c, local(c)) for c in el if isinstance(c.tag, str)]
+    totals: dict[str, int] = {}
+    for _, name in kids:
+        totals[name] = totals.get(name, 0) + 1
+    seen: dict[str, int] = {}
+    located = []
+    for c, name in kids:
+        seen[name] = seen.get(name, 0) + 1
+        located.append((c, f"{position}/{name}[{seen[name]}]" if totals[name] > 1
+                        else f"{position}/{name}"))
+    return located
+
+
+def located_components(el: Any, position: str) -> list[tuple[Any, str]]:
+    """component_children(el) with their XPaths, counted in one pass (not per component)."""
     found = []
-    for c in children(el):
+    for c, where in _located(el, position):
         if is_component(c):
-            found.append(c)
+            found.append((c, where))
         elif local(c) == "dsc":
-            found.extend(x for x in children(c) if is_component(x))
+            found.extend((x, at) for x, at in _located(c, where) if is_component(x))
     return found
 
 
@@ -138,23 +153,25 @@ class EadReader:
         repository = child(did, "repository") if did is not None else None
         provider = text_of(repository) if repository is not None else None
         rights = _own_rights(archdesc)
-        yield SourceRecord(source, position_of(archdesc), top, own_xml(archdesc), MEDIA_TYPE,
+        where = position_of(archdesc)
+        yield SourceRecord(source, where, top, own_xml(archdesc), MEDIA_TYPE,
                            EadItem(archdesc, top, None, None, rights, provider or None))
         # Depth first without recursion: a hostile file must not exhaust the Python stack.
-        stack: list[tuple[Any, str, str, str | None]] = [
-            (c, top, f"{top}/{i}", rights)
-            for i, c in reversed(list(enumerate(component_children(archdesc), 1)))]
+        stack: list[tuple[Any, str, str, str, str | None]] = [
+            (c, at, top, f"{top}/{i}", rights)
+            for i, (c, at) in reversed(list(enumerate(located_components(archdesc, where), 1)))]
         while stack:
-            el, parent_local, path, inherited = stack.pop()
+            el, where, parent_local, path, inherited = stack.pop()
             order = int(path.rsplit("/", 1)[1])
             own_id = (el.get("id") or "").strip()
             local_id = f"{top}/{own_id}" if own_id else path
             rights_here = _own_rights(el) or inherited
-            yield SourceRecord(source, position_of(el), local_id, own_xml(el), MEDIA_TYPE,
+            yield SourceRecord(source, where, local_id, own_xml(el), MEDIA_TYPE,
                                EadItem(el, top, parent_local, order, rights_here,
                                        provider or None))
-            stack.extend((c, local_id, f"{path}/{i}", rights_here)
-                         for i, c in reversed(list(enumerate(component_children(el), 1))))
+            stack.extend((c, at, local_id, f"{path}/{i}", rights_here)
+                         for i, (c, at) in reversed(list(enumerate(located_components(el, where),
+                                                                   1))))
 
     def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:
         """Map a collection or component to a record placed in the hierarchy."""
