@@ -24,12 +24,13 @@ of objects, with the per-file and per-directory fsyncs replaced by two filesyste
   1. take every object's flock (in key order: groups cannot deadlock) and plan its version
      (an id at most once per group);
   2. stage every version without fsync (a few threads);
-  3. record every intent (no fsync), then SYNC 1: staged content and intents are durable;
+  3. record ONE intent naming every write of the group (no fsync), then SYNC 1: staged
+     content and the intent are durable;
   4. publish every version (renames, root inventories; no fsync), then SYNC 2;
-  5. delete the intents, release the locks; only now is any write of the group reported.
-A crash before SYNC 1 ends leaves nothing published (intents that reached the disk find the
-objects unchanged). After it, every intent is durable and points at a complete, durable staged
-version, so open() rolls each object forward to its new version or leaves it at its old one
+  5. delete the intent, release the locks; only now is any write of the group reported.
+A crash before SYNC 1 ends leaves nothing published (an intent that reached the disk finds the
+objects unchanged). After it, the intent is durable and points at complete, durable staged
+versions, so open() rolls each object forward to its new version or leaves it at its old one
 (a rename that did not survive the crash), exactly as for a single write.
 """
 
@@ -76,6 +77,7 @@ VERSION_DIR = re.compile(r"v([1-9][0-9]*)")
 ENCAPSULATION_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 ENCAPSULATION_MAX_CHARS = 100
 STAGE_THREADS = 4  # threads staging the objects of one write_many() group
+GROUP_INTENT_MARK = "group-"  # one journal file names every write of a write_many() group
 
 
 def _find_syncfs() -> Callable[[int], int] | None:
@@ -386,8 +388,11 @@ class Storage:
             version_dir.mkdir()
             self._stage_version(version_dir, commit, files, durable=False)
             self._write_new_file(stage / OBJECT_NAMASTE, b"ocfl_object_1.1\n", False)
-            self._write_new_file(stage / INVENTORY, commit.inventory, False)
-            self._write_new_file(stage / commit.sidecar_name, commit.sidecar, False)
+            # A new object's root inventory is its v1 inventory, byte for byte: a hard link
+            # is one directory entry instead of a second file. Root inventories are only ever
+            # replaced (rename), never written in place, so v1's copy cannot change.
+            os.link(version_dir / INVENTORY, stage / INVENTORY)
+            os.link(version_dir / commit.sidecar_name, stage / commit.sidecar_name)
         else:
             self._stage_version(stage, commit, files, durable=False)
 
@@ -428,8 +433,8 @@ class Storage:
 
     def _publish_group(self, staged: list[tuple[_Commit, Path]]) -> None:
         """Steps 3-6 of the commit protocol for a group of staged commits."""
-        intents = [self._record_intent(commit, stage, durable=False) for commit, stage in staged]
-        self._sync_filesystem()  # durability point 1: staged versions and intents
+        intent = self._record_group_intent(staged)
+        self._sync_filesystem()  # durability point 1: staged versions and the intent
         try:
             for commit, stage in staged:
                 if commit.is_new_object:
@@ -446,13 +451,11 @@ class Storage:
             for commit, _stage in staged:
                 self._roll_forward(commit.object_dir)
             self._sync_filesystem()
-            for intent in intents:
-                intent.unlink(missing_ok=True)
+            intent.unlink(missing_ok=True)
             raise StorageError(
                 f"cannot publish a group of {len(staged)} writes: {error}"
             ) from error
-        for intent in intents:
-            intent.unlink()
+        intent.unlink()
 
     def _sync_filesystem(self) -> None:
         """Make everything written to the storage root's filesystem durable (syncfs)."""
@@ -675,6 +678,23 @@ class Storage:
         self._sync_dir(path.parent, durable)
         return path
 
+    def _record_group_intent(self, staged: list[tuple[_Commit, Path]]) -> Path:
+        """One intent for a whole group (not fsynced: the group's first sync covers it)."""
+        entries = [
+            {
+                "record_id": commit.record_id,
+                "object_path": str(commit.object_dir.relative_to(self.root)),
+                "version": commit.version,
+                "stage": stage.name,
+            }
+            for commit, stage in staged
+        ]
+        # Named after the group's first key (staged in key order): see _replay_group_intent.
+        name = f"{staged[0][0].key}-{GROUP_INTENT_MARK}{uuid.uuid4().hex}.json"
+        path = self.work_dir / "journal" / name
+        self._write_new_file(path, _json_bytes({"group": entries}), durable=False)
+        return path
+
     # ------------------------------------------------------------------ reading
 
     def head(self, record_id: str) -> str | None:
@@ -743,7 +763,10 @@ class Storage:
     def _recover(self) -> None:
         journal = self.work_dir / "journal"
         for intent_file in sorted(journal.glob("*.json")):
-            self._replay_intent(intent_file)
+            if GROUP_INTENT_MARK in intent_file.name:
+                self._replay_group_intent(intent_file)
+            else:
+                self._replay_intent(intent_file)
         for leftover in (self.work_dir / "staging").iterdir():
             self._remove_if_abandoned(leftover)
 
@@ -763,6 +786,36 @@ class Storage:
             intent_file.unlink()
         finally:
             _release(lock)
+
+    def _replay_group_intent(self, intent_file: Path) -> None:
+        """Finish or undo each write of a group whose writer died.
+
+        The intent is named after the group's first object key, whose lock its writer holds
+        until the intent is gone: once that lock is ours with the intent still there, the
+        writer is dead and the intent is whole or torn by the crash.
+        """
+        first_key = _key_of(intent_file.name)
+        first = self._lock_object(first_key)
+        try:
+            if not intent_file.exists():
+                return  # its writer was alive and finished while we waited
+            try:
+                entries = json.loads(intent_file.read_bytes())["group"]
+            except (ValueError, KeyError, TypeError):
+                # Torn: the group's first sync never completed, so nothing was renamed.
+                intent_file.unlink()
+                return
+            for entry in entries:  # in key order, as the writer locked them
+                key = _object_key(entry["record_id"])
+                lock = None if key == first_key else self._lock_object(key)
+                try:
+                    self._roll_forward(self.root / entry["object_path"])
+                    shutil.rmtree(self.work_dir / "staging" / entry["stage"], ignore_errors=True)
+                finally:
+                    _release(lock)
+            intent_file.unlink()
+        finally:
+            _release(first)
 
     def _roll_forward(self, object_dir: Path) -> None:
         """Make the root inventory match the highest complete version directory."""

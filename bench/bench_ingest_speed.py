@@ -60,15 +60,19 @@ def run(fmt: str, count: int, fsync: bool, work: Path) -> dict[str, object]:
         report = run_batch(archive, get_reader(fmt), source, options=options)
         seconds = time.perf_counter() - started
         after = os.times()
-    cpu = (after.user - before.user + after.system - before.system
-           + after.children_user - before.children_user
-           + after.children_system - before.children_system)
+    parent = after.user - before.user + after.system - before.system
+    children = (after.children_user - before.children_user
+                + after.children_system - before.children_system)
+    cpu = parent + children
     return {
         "format": fmt, "fsync": fsync, "input": report.input,
         "accepted": len(report.accepted), "rejected": len(report.rejected),
         "seconds": round(seconds, 1), "records_per_s": round(report.input / seconds, 1),
         "cpu_seconds": round(cpu, 1),
         "cpu_ms_per_record": round(1000 * cpu / max(report.input, 1), 2),
+        # The parent (reading, storage, RDF store, index) and the worker processes apart.
+        "parent_ms_per_record": round(1000 * parent / max(report.input, 1), 2),
+        "workers_ms_per_record": round(1000 * children / max(report.input, 1), 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_child_rss_mb": round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
