@@ -202,7 +202,8 @@ class TantivyBackend:
         self._refreshed_stamp: tuple[int, int] | None = None
         # Facet counts of a filter combination, per index state: a browse page's counts
         # (and the counts of a facet without its own choices) repeat across requests.
-        self.facet_cache: FacetCache[dict[str, dict[str, int]]] = FacetCache()
+        # Counts of one pass each (a query makes one, plus one per facet with choices).
+        self.facet_cache: FacetCache[dict[str, dict[str, int]]] = FacetCache(size=2048)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -542,12 +543,7 @@ class TantivyBackend:
 
     def _facets(self, searcher: tantivy.Searcher, query: SearchQuery,
                 base: list[tantivy.Query]) -> list[FacetResult]:
-        state = self._state(searcher)
-
-        def compute() -> dict[str, dict[str, int]]:
-            return self._passes(searcher, query, base)
-
-        counts = self.facet_cache.get(state, _filter_key(query, None), compute)
+        counts = self._passes(searcher, query, base)
         return [FacetResult(f.name, finish_buckets(f, counts.get(f.name, {}),
                                                    selected_keys(query, f.name)))
                 for f in facet_defs()]
@@ -559,15 +555,22 @@ class TantivyBackend:
         # choices is counted without its own, so its other values stay visible (OR). Each
         # pass intersects term postings, so it costs what it matches; one aggregation with a
         # filter bucket per choice cost more (each bucket's filter walks the whole index) and
-        # lost values tied at the cut of high-cardinality facets.
-        plain = [f for f in facet_defs() if not selected_keys(query, f.name)]
-        chosen = [f for f in facet_defs() if selected_keys(query, f.name)]
-        if plain:
-            q = self._combine(base + self._facet_filters(query))
-            counts.update(self._aggregate(searcher, q, plain))
-        for f in chosen:
-            q = self._combine(base + self._facet_filters(query, skip=f.name))
-            counts.update(self._aggregate(searcher, q, [f]))
+        # lost values tied at the cut of high-cardinality facets. Each pass is cached on its
+        # own: a facet's counts without its choice are the same for every choice of it (a
+        # browse page going from one provider to the next counts providers once).
+        state = self._state(searcher)
+        plain = tuple(f for f in facet_defs() if not selected_keys(query, f.name))
+        passes: list[tuple[tuple[FacetDef, ...], str | None]] = [(plain, None)] if plain else []
+        passes += [((f,), f.name) for f in facet_defs() if selected_keys(query, f.name)]
+        for facets, skip in passes:
+            key = (_filter_key(query, skip), tuple(f.name for f in facets))
+
+            def compute(facets: tuple[FacetDef, ...] = facets, skip: str | None = skip
+                        ) -> dict[str, dict[str, int]]:
+                q = self._combine(base + self._facet_filters(query, skip=skip))
+                return self._aggregate(searcher, q, list(facets))
+
+            counts.update(self.facet_cache.get(state, key, compute))
         return counts
 
     def _meta_stamp(self) -> tuple[int, int]:
