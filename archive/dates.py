@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from archive.dates_zh import chinese_number, chinese_years, fraction
 
@@ -152,6 +153,9 @@ def _range(text: str) -> tuple[int, int] | None:
     return None
 
 
+# Readers ask for the same strings many times (a check, then the mapping; a catalogue's few
+# hundred distinct dates over thousands of records); YearSpan is frozen, so sharing is safe.
+@lru_cache(maxsize=8192)
 def parse_years(text: str) -> YearSpan | None:
     """Parse a catalogue date ("1890", "ca. 1890", "1890-1899", "189-?", "siglo XIX",
     "光绪十年", "October 6, 1995") into a span of years, or None."""

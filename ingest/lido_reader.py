@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import cache, lru_cache
 from pathlib import Path
 
 from lxml import etree
@@ -45,10 +46,19 @@ def _is_lido(el: etree._Element) -> bool:
     return local_name(el) == "lido"
 
 
+@cache
+def _any_namespace(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{{*}}{name}" for name in names)
+
+
 def _kids(el: etree._Element, *names: str) -> Iterator[etree._Element]:
-    for child in el:
-        if _local(child) in names:
-            yield child
+    """Element children with one of the local names, in any namespace or none (lxml filters
+    in C: this is the reader's innermost loop)."""
+    return el.iterchildren(*_any_namespace(names))
+
+
+# Pure, and asked again and again for the same few codes.
+_language = lru_cache(maxsize=4096)(normalise_language)
 
 
 def _path(el: etree._Element, path: str) -> list[etree._Element]:
@@ -64,7 +74,7 @@ def _text(el: etree._Element) -> str:
 
 
 def _lang(el: etree._Element) -> str | None:
-    return xml_lang(el, normalise_language)
+    return xml_lang(el, _language)
 
 
 def _values(els: Iterable[etree._Element], inherit: bool = True
@@ -76,7 +86,7 @@ def _values(els: Iterable[etree._Element], inherit: bool = True
         text = _text(el)
         if text:
             pref = el.get("{http://www.lido-schema.org}pref") or el.get("pref") or ""
-            lang = _lang(el) if inherit else normalise_language(el.get(XML_LANG))
+            lang = _lang(el) if inherit else _language(el.get(XML_LANG))
             (alternate if _ALTERNATE.search(pref) else preferred).append((text, lang))
     return list(dict.fromkeys(preferred or alternate))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from lxml import etree
@@ -15,7 +16,7 @@ from archive.record import RecordBuilder, RecordDraft
 from archive.rights import normalise_rights
 from archive.vocab import DC, DCTERMS
 from ingest.dc_reader import make_record_id, set_rights
-from ingest.languages import normalise_language
+from ingest.languages import normalise_language as _normalise_language
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
 from ingest.xmlrecords import file_records, local_name, record_element
 
@@ -50,6 +51,8 @@ SCRIPTS = {"$1": "Hani", "(3": "Arab", "(4": "Arab", "(B": "Latn", "(N": "Cyrl",
 TYPE_OF_RECORD = {"a": "TEXT", "t": "TEXT", "c": "TEXT", "d": "TEXT", "e": "IMAGE", "f": "IMAGE",
                   "i": "SOUND", "j": "SOUND", "g": "VIDEO", "k": "IMAGE", "r": "3D", "m": "TEXT",
                   "o": "3D", "p": "TEXT"}
+# Pure, and asked again and again for the same few codes.
+normalise_language = lru_cache(maxsize=4096)(_normalise_language)
 _ISBD_TAIL = re.compile(r"[\s/:;=,]+$")
 _DATE_NOISE = re.compile(r"[\[\]?]|^(?:c|©|p|℗)\s*(?=\d)", re.IGNORECASE)
 
@@ -151,12 +154,13 @@ def parse_record(el: etree._Element) -> MarcRecord:
             controls.setdefault(child.get("tag", ""), child.text or "")
         elif name == "datafield":
             subs = [(s.get("code", ""), " ".join((s.text or "").split()))
-                    for s in child if _local(s) == "subfield"]
+                    for s in child.iterchildren("{*}subfield")]
             fields.append(MarcField(child.get("tag", ""), child.get("ind1", " "),
                                     child.get("ind2", " "), subs))
     return MarcRecord(leader, controls, fields)
 
 
+@lru_cache(maxsize=16384)  # pure, and asked twice for most subfields
 def _clean(text: str) -> str:
     """Strip ISBD punctuation at the end (" /", " :", ",", a final period after a word)."""
     text = _ISBD_TAIL.sub("", text.strip())
