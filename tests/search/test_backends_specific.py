@@ -150,3 +150,36 @@ def test_tantivy_chinese_pairs_match_exactly_the_phrase(
                     for _s, addr in searcher.search(phrase, 100).hits}
         assert set(backend.search(SearchQuery(text=f'"{clause}"', size=100)).ids) == expected
     assert set(backend.search(SearchQuery(text="缂丝花鸟")).ids) == {"z0", "z1", "z2"}
+
+
+def test_tantivy_field_sorts_page_and_resume_through_shared_prefixes(
+        tmp_path: Path, documents: list[dict[str, Any]]) -> None:
+    """Pages come from the numeric prefix of the sort key first: with many keys sharing
+    their first bytes (same decade, same title start, no value), the order stays exact."""
+    from search.backend import Sort
+    from search.tantivy_backend import sort_key
+
+    years = [1500, 1501, 1509, 1510, None, -45, 1500]
+    titles = ["retrato de un hombre", "retrato de una mujer", "retrato", None, "Árbol", "árbol"]
+    docs = [dict(documents[0], id=f"s{i:02d}", year_begin=years[i % len(years)],
+                 title_sort=titles[i % len(titles)]) for i in range(40)]
+    backend = TantivyBackend(tmp_path / "index")
+    backend.index(docs)
+    for sort in list(Sort)[1:]:
+        reverse = sort in (Sort.YEAR_DESC, Sort.TITLE_DESC)
+        expected = [d["id"] for d in sorted(docs, key=lambda d: sort_key(d, sort),
+                                            reverse=reverse)]
+        pages = [backend.search(SearchQuery(sort=sort, size=7, page=p, facets=False)).ids
+                 for p in range(1, 7)]
+        assert [i for page in pages for i in page] == expected, sort
+        walked: list[str] = []
+        after = None
+        while True:
+            res = backend.search(SearchQuery(sort=sort, size=6, search_after=after,
+                                             facets=False))
+            if not res.hits:
+                break
+            assert res.total == 40
+            walked += res.ids
+            after = res.hits[-1].sort_values
+        assert walked == expected, sort
