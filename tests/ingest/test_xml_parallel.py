@@ -149,7 +149,7 @@ def test_hostile_bytes_are_refused_in_the_worker(reader: str, path: Path) -> Non
     context = ReadContext(Minter(BASE_URL), "Memoria test")
     first = next(r for r in get_reader(reader).read(path, context)
                  if isinstance(r, SourceRecord))
-    travelled = pickle.loads(pickle.dumps(first))  # noqa: S301 - our own bytes
+    travelled = pickle.loads(pickle.dumps(first))
     assert getattr(travelled.data, "element", None) is None
     assert getattr(travelled.data, "mods", None) is None
     good = map_record(get_reader(reader), travelled, context)
