@@ -14,6 +14,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch.helpers import streaming_bulk
+from elasticsearch.serializer import OrjsonSerializer
 
 from search.backend import (
     FacetDef,
@@ -47,8 +48,12 @@ _HAS_WORD = re.compile(r"[^\W_]")
 BULK_CHUNK_DOCS = 1000
 BULK_CHUNK_BYTES = 10 * 1024 * 1024
 BULK_THREADS = 2
+# While a rebuild loads: no refreshes, no replicas, no fsync per request, no Lucene commit
+# every 512 MB of translog (docs/benchmarks.md, "Search"). Merges already run in one thread on
+# two cores (the scheduler's default is half the processors).
+FORCE_MERGE_TIMEOUT = 3600.0
 BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "number_of_replicas": 0,
-                      "translog.durability": "async"}
+                      "translog.durability": "async", "translog.flush_threshold_size": "2gb"}
 
 
 class SearchIndexError(RuntimeError):
@@ -81,8 +86,10 @@ class ElasticsearchBackend:
     def client(self) -> Elasticsearch:
         """The client, created on first use (nothing connects at import or construction)."""
         if self._client is None:
+            # orjson: Python serialises every bulk body; the json module took half its CPU.
             self._client = Elasticsearch(self.url, request_timeout=self._timeout,
-                                         retry_on_timeout=True, max_retries=3)
+                                         retry_on_timeout=True, max_retries=3,
+                                         serializer=OrjsonSerializer())
         return self._client
 
     def _new_index(self, bulk_load: bool = False) -> str:
@@ -98,9 +105,13 @@ class ElasticsearchBackend:
 
     def _serve(self, index: str) -> None:
         settings = load_schema("es-index.json")["settings"]
+        # One segment: a bulk load leaves dozens, and every query pays per segment (facet
+        # counts at 200,000 documents took half the CPU after this; docs/benchmarks.md).
+        self.client.options(request_timeout=FORCE_MERGE_TIMEOUT).indices.forcemerge(
+            index=index, max_num_segments=1)
         self.client.indices.put_settings(index=index, settings={
             "refresh_interval": settings.get("refresh_interval"),
-            "translog.durability": "request",
+            "translog.durability": "request", "translog.flush_threshold_size": None,
             "number_of_replicas": settings.get("number_of_replicas", 1)})
         self.client.indices.refresh(index=index)
 
