@@ -125,6 +125,10 @@ def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
             while len(window) > window_size:
                 _finish(archive, reader, window.popleft(), report, group)
         if progress:
+            if hasattr(progress, "rejected"):
+                # Records refused in a worker process never pass the parent's reader: a bar
+                # that shows rejections is told the batch's own count.
+                progress.rejected = len(report.rejected)
             progress(report.input)
 
     try:

@@ -83,13 +83,14 @@ class IngestProgress:
         self.started = time.monotonic()
         self.last = 0.0
         self.bar: Any = None
+        self.rejected = 0  # the batch's rejections so far, set by run_batch before each call
 
     def info(self) -> str:
         """Records read, their rate and the rejections so far."""
         elapsed = max(time.monotonic() - self.started, 1e-6)
         count = self.reader.read_count
         return (f"{count:,} records  {count / elapsed:,.0f} records/s  "
-                f"{self.reader.rejected:,} rejected")
+                f"{max(self.rejected, self.reader.rejected):,} rejected")
 
     def __call__(self, _processed: int) -> None:
         """Redraw at most every REDRAW_SECONDS."""
