@@ -23,6 +23,8 @@ class RdfStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._store: ox.Store | None = None
+        # Bumped after every write (and on reopening), so callers can key caches on it.
+        self.version = 0
 
     def open(self) -> None:
         """Open (creating if needed) the store on disk."""
@@ -57,6 +59,7 @@ class RdfStore:
         body = " ".join(f"{q.subject} {q.predicate} {q.object} ." for q in quads)
         # One SPARQL update is one transaction: readers see the old graph or the new, never none.
         self.store.update(f"DROP SILENT GRAPH {name} ; INSERT DATA {{ GRAPH {name} {{ {body} }} }}")
+        self.version += 1
 
     def replace_graphs(self, graphs: Iterable[tuple[str, Iterable[ox.Triple] | bytes]]) -> None:
         """Replace many records' named graphs (the last entry wins for a repeated name).
@@ -98,10 +101,12 @@ class RdfStore:
             store.bulk_load(b"".join(new_nquads), ox.RdfFormat.N_QUADS)
         if operations:
             store.update(" ; ".join(operations))
+        self.version += 1
 
     def remove_graph(self, graph_name: str) -> None:
         """Remove a record's named graph."""
         self.store.update(f"DROP SILENT GRAPH {ox.NamedNode(graph_name)}")
+        self.version += 1
 
     def bulk_load(self, graphs: Iterable[tuple[str, Iterable[ox.Triple]]]) -> int:
         """Load many record graphs at once (for rebuilds); returns the number of graphs."""
@@ -117,6 +122,7 @@ class RdfStore:
 
         self.store.bulk_extend(quads())
         self.store.flush()
+        self.version += 1
         return count
 
     def graph(self, graph_name: str) -> Graph:
@@ -143,3 +149,4 @@ class RdfStore:
         """Close and delete the store from disk (it is derived; rebuild recreates it)."""
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
+        self.version += 1

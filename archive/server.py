@@ -119,6 +119,7 @@ class SnapshotRdfStore(RdfStore):
             # Requests still running keep the old store object alive until they finish.
             self._store = ox.Store.read_only(str(latest))
             self.current = latest
+            self.version += 1
 
     def close(self) -> None:
         """Forget the snapshot (nothing to flush: it is read-only)."""

@@ -6,6 +6,8 @@ import hashlib
 import json
 import logging
 import shutil
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ SOURCE_EXTENSIONS = {
 # In a batch (Archive.deferring), RDF store updates wait for this many records, then go in as
 # one transaction; search documents are made right after, from the updated store.
 DERIVE_EVERY = 500
+CHILDREN_KEPT = 4096  # parents whose parts are kept for item pages' previous / next
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,9 @@ class Archive:
         self.storage = Storage(settings.storage_root, settings.work_dir,
                                digest=settings.digest, fsync=settings.fsync)
         self.rdf = RdfStore(settings.rdf_dir)
+        self._children: OrderedDict[tuple[str, int, int], tuple[tuple[str, int | None], ...]]
+        self._children = OrderedDict()
+        self._children_lock = threading.Lock()
         self.state = StateDb(settings.state_db)
         self.pyramids = Pyramids(settings.pyramid_dir, settings.max_image_pixels,
                                  settings.workers, settings.digest)
@@ -663,6 +669,22 @@ class Archive:
         """(id, order) of the records directly below a record in the archival hierarchy."""
         if not self.derives:
             return []
+        # Every item page asks for its parent's parts (previous / next), a series can hold
+        # thousands, and the store changes seldom: keep answers until the store's next write.
+        key = (rid, id(self.rdf), self.rdf.version)
+        with self._children_lock:
+            kept = self._children.get(key)
+            if kept is not None:
+                self._children.move_to_end(key)
+                return list(kept)
+        out = self._query_children(rid)
+        with self._children_lock:
+            self._children[key] = tuple(out)
+            while len(self._children) > CHILDREN_KEPT:
+                self._children.popitem(last=False)
+        return out
+
+    def _query_children(self, rid: str) -> list[tuple[str, int | None]]:
         parent = self.minter.item(rid)
         rows = self.rdf.query(
             "PREFIX dcterms: <http://purl.org/dc/terms/> "
