@@ -488,6 +488,23 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def may_have_manifest(archive: Archive, rid: str) -> bool:
+    """False only when neither the record nor its parts link an image (so no manifest).
+
+    One ASK on the RDF store's indexes: a page that merely links the manifest need not build
+    it, and building a series' manifest reads every part (hundreds of records)."""
+    if not archive.derives:
+        return True
+    cho = f"<{archive.minter.item(rid)}>"
+    answer = archive.rdf.query(
+        "PREFIX edm: <http://www.europeana.eu/schemas/edm/> "
+        "PREFIX dcterms: <http://purl.org/dc/terms/> "
+        f"ASK {{ {{ ?agg edm:aggregatedCHO {cho} . ?agg edm:isShownBy|edm:hasView ?r }} "
+        f"UNION {{ ?part dcterms:isPartOf {cho} . ?pagg edm:aggregatedCHO ?part . "
+        "?pagg edm:isShownBy|edm:hasView ?pr } }")
+    return bool(answer)
+
+
 def build_manifest(record: Record, archive: Archive) -> dict[str, Any]:
     """The IIIF Presentation 3.0 manifest of a record; NoManifest if it has no images."""
     return _build(record, archive)[0]
@@ -619,5 +636,5 @@ class ManifestCache:
 
 
 __all__ = ["ManifestCache", "NoManifest", "Rendered", "build_manifest", "collection_url",
-           "lang_key", "language_map", "manifest_url", "record_images",
+           "lang_key", "language_map", "manifest_url", "may_have_manifest", "record_images",
            "rights_uri", "source_services"]

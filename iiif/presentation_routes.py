@@ -21,6 +21,7 @@ from iiif.presentation import (
     NoManifest,
     Rendered,
     manifest_url,
+    may_have_manifest,
 )
 
 JSONLD = "application/ld+json"
@@ -110,6 +111,8 @@ def create_presentation_blueprint(
     def iiif_manifest_url(rid: str) -> str | None:
         # A page that asks for a viewer gets the policy the viewers need (see VIEWER_CSP).
         archive = get_archive()
+        if not may_have_manifest(archive, rid):
+            return None
         try:
             manifests.get(archive, rid)
         except NoManifest:

@@ -15,6 +15,7 @@ from iiif.presentation import (
     NoManifest,
     build_manifest,
     lang_key,
+    may_have_manifest,
     rights_uri,
 )
 from iiif.schema import validate_presentation
@@ -135,6 +136,23 @@ def test_records_without_images_have_no_manifest(book_app: Flask) -> None:  # no
     assert record is not None
     with pytest.raises(NoManifest):
         build_manifest(record, archive)
+
+
+def test_may_have_manifest_agrees_with_building_one(book_app: Flask) -> None:  # noqa: F811
+    archive: Archive = book_app.extensions["memoria"]
+    # A fonds whose parts have images, a book with its own, a record with neither.
+    assert may_have_manifest(archive, "lib-F1")
+    assert may_have_manifest(archive, "lib-B1")
+    assert not may_have_manifest(archive, "lib-P5")
+    for rid in ("lib-F1", "lib-B1", "lib-P5"):
+        record = archive.get(rid)
+        assert record is not None
+        try:
+            build_manifest(record, archive)
+            built = True
+        except NoManifest:
+            built = False
+        assert built == may_have_manifest(archive, rid)
 
 
 def test_withdrawn_record_is_gone(book_app: Flask) -> None:  # noqa: F811
