@@ -507,11 +507,11 @@ class Archive:
     def _placed(self, rid: str, document: dict[str, Any],
                 hierarchy: tuple[list[str], str | None] | None) -> dict[str, Any]:
         """A document made without its hierarchy, given it: what `document` would make."""
+        from search.document import place_in_hierarchy
+
         ancestors, top = hierarchy if hierarchy is not None else self.ancestors_of(rid)
         placed = dict(document)
-        # As record_document does with collection=top, ancestors=ancestors.
-        placed["collection"] = rid if top is None and placed["parent_id"] is None else top
-        placed["ancestors"] = sorted(set(ancestors))
+        place_in_hierarchy(placed, top, ancestors)
         return placed
 
     def ancestors_of(self, rid: str) -> tuple[list[str], str | None]:

@@ -195,10 +195,6 @@ def record_document(
     year_begin, year_end, date_labels = _years(graph, cho)
     parent = _first_literal(graph, cho, DCTERMS.isPartOf)
     parent_id = minter.record_id_of(parent) if parent else None
-    if collection is None and parent_id is None:
-        collection = record_id
-    if ancestors is None:
-        ancestors = [parent_id] if parent_id else []
     thumbnail, image_count = _thumbnail(graph, aggregation)
     languages = sorted({str(v).strip().lower() for v in graph.objects(cho, DC.language)
                         if str(v).strip()})
@@ -231,8 +227,8 @@ def record_document(
         "level": _first_literal(graph, cho, MEM.level),
         "order": _int(graph, cho, MEM.order),
         "parent_id": parent_id,
-        "ancestors": sorted(set(ancestors)),
-        "collection": collection,
+        "ancestors": [],
+        "collection": None,
         "language": languages,
         "rights": _first_literal(graph, aggregation, EDM.rights),
         "data_provider": _first_literal(graph, aggregation, EDM.dataProvider),
@@ -244,7 +240,20 @@ def record_document(
         "suggest": sorted({w for t in all_titles for w in suggest_words(t)}),
         "all_text": "\n".join(all_text),
     }
+    place_in_hierarchy(doc, collection, ancestors)
     return doc
+
+
+def place_in_hierarchy(doc: dict[str, Any], collection: str | None,
+                       ancestors: list[str] | None) -> None:
+    """Set a document's collection and ancestors (see record_document for the defaults)."""
+    parent_id = doc["parent_id"]
+    if collection is None and parent_id is None:
+        collection = doc["id"]
+    if ancestors is None:
+        ancestors = [parent_id] if parent_id else []
+    doc["ancestors"] = sorted(set(ancestors))
+    doc["collection"] = collection
 
 
 @cache
@@ -257,5 +266,5 @@ def load_schema(name: str) -> Any:
     return json.loads(_schema_text(name))
 
 
-__all__ = ["LANGS", "fold", "geo_cell", "lang_bucket", "load_schema",
+__all__ = ["LANGS", "fold", "geo_cell", "lang_bucket", "load_schema", "place_in_hierarchy",
            "record_document", "suggest_words"]
