@@ -666,29 +666,24 @@ class Storage:
             os.replace(temp, object_dir / name)
         self._sync_dir(object_dir, durable)
 
-    def _record_intent(self, commit: _Commit, stage: Path, durable: bool = True) -> Path:
-        intent = {
+    def _intent_entry(self, commit: _Commit, stage: Path) -> dict[str, str]:
+        """What recovery needs to finish or undo one staged write."""
+        return {
             "record_id": commit.record_id,
             "object_path": str(commit.object_dir.relative_to(self.root)),
             "version": commit.version,
             "stage": stage.name,
         }
+
+    def _record_intent(self, commit: _Commit, stage: Path) -> Path:
         path = self.work_dir / "journal" / f"{stage.name}.json"
-        self._write_new_file(path, _json_bytes(intent), durable)
-        self._sync_dir(path.parent, durable)
+        self._write_new_file(path, _json_bytes(self._intent_entry(commit, stage)))
+        self._sync_dir(path.parent)
         return path
 
     def _record_group_intent(self, staged: list[tuple[_Commit, Path]]) -> Path:
         """One intent for a whole group (not fsynced: the group's first sync covers it)."""
-        entries = [
-            {
-                "record_id": commit.record_id,
-                "object_path": str(commit.object_dir.relative_to(self.root)),
-                "version": commit.version,
-                "stage": stage.name,
-            }
-            for commit, stage in staged
-        ]
+        entries = [self._intent_entry(commit, stage) for commit, stage in staged]
         # Named after the group's first key (staged in key order): see _replay_group_intent.
         name = f"{staged[0][0].key}-{GROUP_INTENT_MARK}{uuid.uuid4().hex}.json"
         path = self.work_dir / "journal" / name
@@ -781,8 +776,7 @@ class Storage:
                 # A torn intent was never fsynced, so nothing was renamed after it.
                 intent_file.unlink()
                 return
-            self._roll_forward(self.root / intent["object_path"])
-            shutil.rmtree(self.work_dir / "staging" / intent["stage"], ignore_errors=True)
+            self._finish_intent_entry(intent)
             intent_file.unlink()
         finally:
             _release(lock)
@@ -809,13 +803,17 @@ class Storage:
                 key = _object_key(entry["record_id"])
                 lock = None if key == first_key else self._lock_object(key)
                 try:
-                    self._roll_forward(self.root / entry["object_path"])
-                    shutil.rmtree(self.work_dir / "staging" / entry["stage"], ignore_errors=True)
+                    self._finish_intent_entry(entry)
                 finally:
                     _release(lock)
             intent_file.unlink()
         finally:
             _release(first)
+
+    def _finish_intent_entry(self, entry: dict[str, str]) -> None:
+        """Roll one object of an intent forward (or leave it), and drop its staged copy."""
+        self._roll_forward(self.root / entry["object_path"])
+        shutil.rmtree(self.work_dir / "staging" / entry["stage"], ignore_errors=True)
 
     def _roll_forward(self, object_dir: Path) -> None:
         """Make the root inventory match the highest complete version directory."""
