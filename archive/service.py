@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
-from rdflib import Graph, URIRef
+from rdflib import Graph
 
 from archive.ids import Minter, is_image_id, is_record_id
 from archive.indexer import IndexFeed
@@ -178,33 +178,11 @@ class Archive:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _provenance_triples(self, rid: str, prov: Provenance) -> list[ox.Triple]:
-        """The provenance statements of one ingest (source, position, batch, reader, time)."""
-        entity = ox.NamedNode(self.minter.graph(rid))
-        activity = ox.NamedNode(f"{self.minter.graph(rid)}#ingest")
-        rdf_type = ox.NamedNode(str(RDF.type))
-
-        def pred(term: URIRef) -> ox.NamedNode:
-            return ox.NamedNode(str(term))
-
-        return [
-            ox.Triple(entity, rdf_type, pred(PROV.Entity)),
-            ox.Triple(entity, pred(PROV.wasGeneratedBy), activity),
-            ox.Triple(entity, pred(DCTERMS.source), ox.Literal(prov.source)),
-            ox.Triple(entity, pred(MEM.position), ox.Literal(prov.position)),
-            ox.Triple(activity, rdf_type, pred(PROV.Activity)),
-            ox.Triple(activity, pred(MEM.batch), ox.Literal(prov.batch_id)),
-            ox.Triple(activity, pred(MEM.reader),
-                      ox.Literal(f"{prov.reader} {prov.reader_version}")),
-            ox.Triple(activity, pred(PROV.endedAtTime),
-                      ox.Literal(utc_now(), datatype=pred(XSD.dateTime))),
-        ]
-
     def _provenance_files(self, rid: str, prov: Provenance) -> tuple[bytes, bytes]:
         """provenance.ttl and its N-Quads for the RDF store, as strings from a template.
 
-        The same bytes as serialize_stored(_provenance_triples(...)) at a fifth of the cost
-        (no term objects per statement); tests/archive/test_provenance_files.py holds them equal.
+        The same bytes as serialize_stored() of these statements as pyoxigraph terms, at a fifth
+        of the cost; tests/archive/test_provenance_files.py holds them equal.
         """
         base = self.settings.base_url.rstrip("/") + "/"
         entity = self.minter.graph(rid)
@@ -233,6 +211,12 @@ class Archive:
         stored = (STORED_HEADER + "\n".join(lines) + "\n").encode("utf-8")
         nquads = "".join(f"<{s}> <{p}> {o} <{entity}> .\n" for s, p, o in statements)
         return stored, nquads.encode("utf-8")
+
+    def _statements(self, record_bytes: bytes | Path, prov_nquads: bytes) -> list[ox.Triple]:
+        """A saved record's statements for the RDF store: record.ttl's and provenance's."""
+        assert isinstance(record_bytes, bytes)
+        return (parse_stored(record_bytes, self.settings.base_url)
+                + [q.triple for q in ox.parse(prov_nquads, format=ox.RdfFormat.N_QUADS)])
 
     def _files_for(self, draft: RecordDraft) -> dict[str, bytes | Path]:
         ext = SOURCE_EXTENSIONS.get(draft.source_media_type, "txt")
@@ -280,18 +264,14 @@ class Archive:
         if same_version is not None:
             return SaveResult(rid, same_version, "unchanged", derived=False)
         existed = self.storage.exists(rid)
-        files[PROVENANCE_PATH] = serialize_stored(self._provenance_triples(rid, provenance),
-                                                  self.settings.base_url)
+        files[PROVENANCE_PATH], prov_nquads = self._provenance_files(rid, provenance)
         self.state.mark_pending(rid)
         result = self.storage.write(
             rid, files, message=f"ingest batch {provenance.batch_id} ({provenance.position})",
             user_name=f"memoria {provenance.reader}",
         )
         # Derive from the very bytes just stored (no re-read of the files written above).
-        record_bytes, prov_bytes = files[RECORD_PATH], files[PROVENANCE_PATH]
-        assert isinstance(record_bytes, bytes) and isinstance(prov_bytes, bytes)
-        derived = self._derive(rid, parse_stored(record_bytes, self.settings.base_url)
-                               + parse_stored(prov_bytes, self.settings.base_url))
+        derived = self._derive(rid, self._statements(files[RECORD_PATH], prov_nquads))
         if not pyramids_built:
             for image in draft.images:
                 self.pyramids.submit(image.image_id, image.source).result()
@@ -340,11 +320,7 @@ class Archive:
                     # Made by the worker that mapped the record: nothing is parsed here.
                     derived = self._derive(rid, ready=_Ready(copies.nquads + prov_nquads, copies))
                 else:
-                    assert isinstance(record_bytes, bytes)
-                    triples = parse_stored(record_bytes, self.settings.base_url)
-                    triples += [q.triple for q in ox.parse(prov_nquads,
-                                                           format=ox.RdfFormat.N_QUADS)]
-                    derived = self._derive(rid, triples)
+                    derived = self._derive(rid, self._statements(record_bytes, prov_nquads))
                 results[number] = SaveResult(rid, result.version,
                                              "updated" if existed else "created", derived)
         if not pyramids_built:
