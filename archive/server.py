@@ -84,6 +84,22 @@ def snapshots_for(settings: Settings) -> Snapshots:
     return Snapshots(settings.rdf_dir.parent / "rdf-snapshots")
 
 
+def index_stamp(archive: Archive) -> tuple[int, int, int] | None:
+    """The search index's committed state as every process sees it (None: not knowable).
+
+    Tantivy rewrites meta.json at each commit, so its stamp names a state in any process;
+    Elasticsearch has no such file (and no cheap equivalent).
+    """
+    backend = archive.index.backend if archive.index is not None else None
+    if getattr(backend, "name", None) != "tantivy":
+        return None
+    try:
+        meta = (archive.settings.index_dir / "meta.json").stat()
+    except OSError:
+        return None
+    return (meta.st_mtime_ns, meta.st_size, meta.st_ino)
+
+
 class PrimaryArchive(Archive):
     """The writing worker: derives queued records, then publishes a store snapshot."""
 
@@ -91,15 +107,31 @@ class PrimaryArchive(Archive):
         super().__init__(settings)
         self.snapshots = snapshots_for(settings)
         self._published = False
+        # (snapshot name, RDF store version, index stamp) when the last snapshot was taken.
+        self._view: tuple[str, int, tuple[int, int, int] | None] | None = None
 
     def sync(self) -> int:
         """Derive queued records; publish a snapshot at start and whenever anything changed."""
         derived = super().sync()
         if self.derives and (derived or not self._published):
+            # Read before the snapshot: a write after them makes the view look changed.
+            version, stamp = self.rdf.version, index_stamp(self)
             # The store may have changed while no server ran (an ingest that held it).
-            self.snapshots.publish(self.rdf.store)
+            published = self.snapshots.publish(self.rdf.store)
             self._published = True
+            self._view = (published.name, version, stamp)
         return derived
+
+    def shared_view(self) -> tuple[str, tuple[int, int, int]] | None:
+        """The data this worker reads, named as every worker names it; None while it moves."""
+        view = self._view
+        if view is None:
+            return None
+        name, version, stamp = view
+        # Unchanged since the snapshot: the store is what the snapshot holds.
+        if stamp is None or self.rdf.version != version or index_stamp(self) != stamp:
+            return None
+        return (name, stamp)
 
 
 class SnapshotRdfStore(RdfStore):
@@ -133,8 +165,10 @@ class ReaderArchive(Archive):
     def __init__(self, settings: Settings, not_before_ns: int = 0) -> None:
         super().__init__(settings)
         self.snapshots = snapshots_for(settings)
-        self.rdf = SnapshotRdfStore(settings.rdf_dir, self.snapshots)
+        self.snapshot_rdf = SnapshotRdfStore(settings.rdf_dir, self.snapshots)
+        self.rdf = self.snapshot_rdf
         self.not_before_ns = not_before_ns
+        self._index_view: tuple[int, int, int] | None = None
 
     def _wait_for_first_snapshot(self) -> None:
         # A snapshot left by an earlier run may be stale, and without one the hierarchy is
@@ -169,8 +203,21 @@ class ReaderArchive(Archive):
         except RdfStoreError:
             self.derives = False  # records are read from storage until a snapshot exists
         if self.index is not None:
+            # Taken before the reload: a commit in between makes the view look out of date
+            # (see shared_view), never newer than it is.
+            stamp = index_stamp(self)
             self.index.backend.refresh()
+            self._index_view = stamp
         return 0
+
+    def shared_view(self) -> tuple[str, tuple[int, int, int]] | None:
+        """The data this worker reads, named as every worker names it; None if not the newest."""
+        current, stamp = self.snapshot_rdf.current, self._index_view
+        if current is None or stamp is None or current != self.snapshots.latest():
+            return None
+        if index_stamp(self) != stamp:
+            return None
+        return (current.name, stamp)
 
     def _derive(self, rid: str, triples: list[ox.Triple] | None = None,
                 ready: object = None) -> bool:

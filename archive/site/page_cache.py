@@ -1,20 +1,33 @@
-"""Rendered pages kept per process until the data changes, and ETag / 304 on those pages.
+"""Rendered pages shared by the server's worker processes until the data changes; ETag / 304.
 
 A page is kept under the request that made it (path, sorted query string, interface and
-metadata languages, the Accept variant) and a token of the data it was made from: the RDF
-store snapshot this process reads, the search index's state and the pending queue's length.
-An ingest or a correction changes one of those, so the next request renders afresh; a reader
-worker sees the change on its usual sync beat, exactly when it would without the cache.
+metadata languages, the Accept variant) and a token of the data it was made from. Under the
+production server the token names that data the same way in every worker: the RDF store
+snapshot the primary published, the search index's committed state on disk and the pending
+queue's length. A worker reads or writes kept pages only while its own view is that newest
+state (a reader still on an older snapshot, or the primary between a write and its next
+snapshot, renders afresh and keeps nothing), and keeps a page only if its view did not move
+while it rendered. An ingest or a correction changes the token, so the next request renders
+afresh; a reader worker sees the change on its usual sync beat, exactly as without the cache.
+Outside the production server (one process, no snapshots) the token names the process too.
+
+The store is `diskcache` in the instance's cache folder: SQLite (WAL) plus one file per large
+page, safe across processes and threads, bounded in bytes with eviction — a well-kept library
+instead of a hand-made shared-memory cache. The pages are derived data: deleting the folder
+only makes the next requests render again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
+import json
+import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import diskcache
 from flask import Flask, Response, current_app, g, request
 from flask_babel import get_locale
 
@@ -34,6 +47,8 @@ VARIANTS = ("text/html", "application/json", "text/turtle", "application/ld+json
 KEPT_HEADERS = ("Content-Type", "Link", "Vary", "Content-Security-Policy")
 # A page bigger than this share of the cache is not kept (it would evict too much).
 LARGEST_SHARE = 8
+# Names this process in tokens that are not shared (a pid alone may be reused).
+_PROCESS_NONCE = secrets.token_hex(8)
 
 
 @dataclass(frozen=True)
@@ -44,51 +59,55 @@ class CachedPage:
     headers: tuple[tuple[str, str], ...]
     etag: str
 
+    def encode(self) -> bytes:
+        """One byte string: a JSON line of ETag and headers, then the body (no pickle)."""
+        head = json.dumps([self.etag, self.headers], ensure_ascii=True).encode()
+        return head + b"\n" + self.body
+
+    @classmethod
+    def decode(cls, data: bytes) -> CachedPage:
+        """The page encode() wrote."""
+        head, body = data.split(b"\n", 1)
+        etag, headers = json.loads(head)
+        return cls(body, tuple((str(k), str(v)) for k, v in headers), str(etag))
+
 
 class PageCache:
-    """Least recently used pages, bounded by the bytes of their bodies; safe across threads."""
+    """Pages kept in a folder every worker process opens; bounded in bytes, oldest out first."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        self.directory = directory
         self.max_bytes = max_bytes
-        self.size = 0
-        self.hits = 0
-        self.misses = 0
-        self._pages: OrderedDict[tuple[Any, ...], CachedPage] = OrderedDict()
-        self._lock = threading.Lock()
+        # Least recently *stored* out first: a least-recently-used policy would write to
+        # SQLite on every hit, and hits are the common case.
+        self._cache = diskcache.Cache(str(directory), size_limit=max_bytes,
+                                      eviction_policy="least-recently-stored")
 
-    def get(self, key: tuple[Any, ...]) -> CachedPage | None:
-        """The page kept under key (now the most recently used), or None."""
-        with self._lock:
-            page = self._pages.get(key)
-            if page is None:
-                self.misses += 1
-                return None
-            self._pages.move_to_end(key)
-            self.hits += 1
-            return page
+    def get(self, key: str) -> CachedPage | None:
+        """The page kept under key, or None."""
+        data = self._cache.get(key)
+        return None if data is None else CachedPage.decode(data)
 
-    def put(self, key: tuple[Any, ...], page: CachedPage) -> None:
-        """Keep a page, forgetting the least recently used ones beyond the bound."""
+    def put(self, key: str, page: CachedPage) -> None:
+        """Keep a page; the oldest ones go when the folder outgrows the bound."""
         if len(page.body) * LARGEST_SHARE > self.max_bytes:
             return
-        with self._lock:
-            old = self._pages.pop(key, None)
-            if old is not None:
-                self.size -= len(old.body)
-            self._pages[key] = page
-            self.size += len(page.body)
-            while self.size > self.max_bytes and self._pages:
-                _, evicted = self._pages.popitem(last=False)
-                self.size -= len(evicted.body)
+        self._cache.set(key, page.encode())
 
     def clear(self) -> None:
         """Forget every page (when what pages are made from changed outside the data)."""
-        with self._lock:
-            self._pages.clear()
-            self.size = 0
+        self._cache.clear()
+
+    def volume(self) -> int:
+        """Bytes the kept pages take on disk (SQLite file and page files)."""
+        return int(self._cache.volume())
+
+    def close(self) -> None:
+        """Close this process's connections (the pages stay)."""
+        self._cache.close()
 
     def __len__(self) -> int:
-        return len(self._pages)
+        return len(self._cache)
 
 
 def data_token(archive: Archive) -> tuple[Any, ...] | None:
@@ -98,9 +117,17 @@ def data_token(archive: Archive) -> tuple[Any, ...] | None:
     state_token = getattr(archive.index.backend, "state_token", None)
     if state_token is None:  # Elasticsearch: no cheap way to know another process wrote
         return None
-    # A reader worker's snapshot path; the primary's own store changes only with the index.
-    snapshot = getattr(archive.rdf, "current", None)
-    return (str(snapshot), archive.derives, state_token(), archive.state.pending_count())
+    shared_view = getattr(archive, "shared_view", None)
+    if shared_view is not None:  # a production worker: the same name in every process
+        view = shared_view()
+        return None if view is None else ("shared", *view, archive.state.pending_count())
+    return ("process", os.getpid(), _PROCESS_NONCE, id(archive.rdf), archive.rdf.version,
+            archive.derives, state_token(), archive.state.pending_count())
+
+
+def page_key(request_part: tuple[Any, ...], token: tuple[Any, ...]) -> str:
+    """The shared key of a request under a data token (the same in every process)."""
+    return hashlib.blake2b(repr((request_part, token)).encode(), digest_size=20).hexdigest()
 
 
 def request_key() -> tuple[Any, ...]:
@@ -128,11 +155,12 @@ def _serve_kept() -> Response | None:
         return None
     token = data_token(get_archive())
     if token is None:
+        g.memoria_page_bypass = True
         return None
-    key = (request_key(), token)
+    key = page_key(request_key(), token)
     page = cache.get(key)
     if page is None:
-        g.memoria_page_key = key
+        g.memoria_page_key = (key, token)
         return None
     resp = Response(page.body, headers=list(page.headers))
     resp.set_etag(page.etag)
@@ -140,18 +168,28 @@ def _serve_kept() -> Response | None:
     return resp
 
 
+def _keep(cache: PageCache, key: str, token: tuple[Any, ...], resp: Response) -> bool:
+    # Kept only if this process's view did not move while the page rendered (a sync, an
+    # ingest): otherwise the page may mix the old and the new under the old token.
+    if data_token(get_archive()) != token:
+        return False
+    headers = tuple((k, v) for k in KEPT_HEADERS if (v := resp.headers.get(k)))
+    cache.put(key, CachedPage(resp.get_data(), headers, resp.get_etag()[0] or ""))
+    return True
+
+
 def _keep_and_tag(resp: Response) -> Response:
     if not _cacheable() or resp.status_code != 200 or resp.direct_passthrough:
         return resp
     if resp.headers.get("X-Page-Cache") != "hit":
-        body = resp.get_data()
-        resp.set_etag(etag_of(body))
-        key = g.pop("memoria_page_key", None)
+        resp.set_etag(etag_of(resp.get_data()))
+        kept = g.pop("memoria_page_key", None)
         cache: PageCache | None = current_app.extensions.get("memoria_page_cache")
-        if key is not None and cache is not None:
-            headers = tuple((k, v) for k in KEPT_HEADERS if (v := resp.headers.get(k)))
-            cache.put(key, CachedPage(body, headers, resp.get_etag()[0] or ""))
-            resp.headers["X-Page-Cache"] = "miss"
+        if kept is not None and cache is not None:
+            kept_now = _keep(cache, kept[0], kept[1], resp)
+            resp.headers["X-Page-Cache"] = "miss" if kept_now else "bypass"
+        elif g.pop("memoria_page_bypass", False):
+            resp.headers["X-Page-Cache"] = "bypass"
     resp.make_conditional(request)  # 304 when the reader's copy is current (in place)
     return resp
 
@@ -160,7 +198,8 @@ def register(app: Flask) -> None:
     """Serve kept pages before the views run; keep and tag the pages they render."""
     settings = app.config.get("MEMORIA_SETTINGS")
     size_mb = getattr(settings, "page_cache_mb", 0)
-    if size_mb > 0:
-        app.extensions["memoria_page_cache"] = PageCache(size_mb << 20)
+    if settings is not None and size_mb > 0:
+        app.extensions["memoria_page_cache"] = PageCache(settings.cache_dir / "pages",
+                                                         size_mb << 20)
     app.before_request(_serve_kept)
     app.after_request(_keep_and_tag)

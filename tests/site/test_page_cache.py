@@ -133,13 +133,35 @@ def test_the_setting_turns_the_cache_off_but_keeps_etags(tmp_path: Path) -> None
         app.extensions["memoria"].close()
 
 
-def test_the_cache_is_bounded_in_bytes() -> None:
+def test_the_cache_is_bounded_in_bytes(tmp_path: Path) -> None:
     from archive.site.page_cache import CachedPage
 
-    cache = PageCache(max_bytes=1000)
-    for i in range(20):
-        cache.put(("page", i), CachedPage(b"x" * 100, (), str(i)))
-    assert cache.size <= 1000 and len(cache) == 10
-    assert cache.get(("page", 0)) is None and cache.get(("page", 19)) is not None
-    cache.put(("big",), CachedPage(b"x" * 500, (), "big"))  # over an eighth: not kept
-    assert cache.get(("big",)) is None
+    limit = 2 << 20
+    cache = PageCache(tmp_path / "pages", max_bytes=limit)
+    for i in range(200):  # 10 MB of 50 KB pages through a 2 MB cache
+        cache.put(f"page-{i}", CachedPage(bytes([i % 251]) * 50_000, (("Vary", "Accept"),),
+                                          str(i)))
+    assert cache.volume() <= limit * 1.5 and 10 < len(cache) < 60
+    assert cache.get("page-0") is None  # the oldest went first
+    kept = cache.get("page-199")
+    assert kept == CachedPage(bytes([199 % 251]) * 50_000, (("Vary", "Accept"),), "199")
+    cache.put("big", CachedPage(b"x" * (limit // 4), (), "big"))  # over an eighth: not kept
+    assert cache.get("big") is None
+    cache.close()
+
+
+def test_a_page_kept_by_one_process_is_read_by_another(tmp_path: Path) -> None:
+    """The folder is the cache: a fresh process (another worker) finds what this one kept."""
+    import subprocess
+    import sys
+
+    from archive.site.page_cache import CachedPage
+
+    cache = PageCache(tmp_path / "pages", max_bytes=8 << 20)
+    cache.put("k", CachedPage("<p>页面 ✓</p>".encode(), (("Content-Type", "text/html"),), "e1"))
+    code = ("import sys; from pathlib import Path; from archive.site.page_cache import PageCache;"
+            f"p = PageCache(Path({str(tmp_path / 'pages')!r}), 8 << 20).get('k');"
+            "sys.stdout.buffer.write(p.body + p.etag.encode() + repr(p.headers).encode())")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout
+    assert out == "<p>页面 ✓</p>".encode() + b"e1" + repr((("Content-Type", "text/html"),)).encode()
+    cache.close()
