@@ -35,6 +35,9 @@ SNAPSHOT_GRACE_SECONDS = 60.0
 KEEP_SNAPSHOTS = 2
 # How long a reader worker waits at start for the primary's first snapshot of this run.
 FIRST_SNAPSHOT_WAIT_SECONDS = 60.0
+# Gunicorn's default line, plus the worker's pid and whether the page came from the cache.
+ACCESS_LOG_FORMAT = ('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" '
+                     '%(p)s page-cache=%({x-page-cache}o)s')
 
 
 class Snapshots:
@@ -291,6 +294,7 @@ def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "threads": THREADS_PER_WORKER,
         "worker_class": "gthread",
         "accesslog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
         "timeout": 120,
         "graceful_timeout": 10,
     }

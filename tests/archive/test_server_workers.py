@@ -142,3 +142,90 @@ def test_two_workers_serve_and_see_a_record_ingested_meanwhile(tmp_path: Path) -
         proc.terminate()
         proc.wait(30)
         log.close()
+
+
+def _serve(tmp_path: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """Ingest the first CSV and start `memoria serve`; wait until it answers."""
+    home, port = tmp_path / "home", _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MEMORIA_HOME": str(home), "MEMORIA_FSYNC": "no",
+           "MEMORIA_BASE_URL": base, "MEMORIA_WORKERS": str(workers)}
+    env.pop("MEMORIA_PAGE_CACHE_MB", None)  # the default: on
+    (tmp_path / "map.toml").write_text(MAPPING, encoding="utf-8")
+    (tmp_path / "a.csv").write_text("id,parent,title\nF,,Fonds\nF-1,F,First thing\n"
+                                    "F-2,F,Second thing\n", encoding="utf-8")
+    subprocess.run([str(MEMORIA), "ingest", str(tmp_path / "a.csv"), "--mapping",
+                    str(tmp_path / "map.toml")], env=env, check=True, capture_output=True)
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen([str(MEMORIA), "serve", "--port", str(port)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    deadline = time.monotonic() + 120
+    while _get(f"{base}/healthz")[0] != 200:
+        assert proc.poll() is None and time.monotonic() < deadline, \
+            (tmp_path / "serve.log").read_text()[-3000:]
+        time.sleep(0.3)
+    return proc, base, env
+
+
+def _served(tmp_path: Path, path: str) -> list[tuple[str, str]]:
+    """(worker pid, page-cache outcome) of every logged GET of path, in order."""
+    lines = (tmp_path / "serve.log").read_text(encoding="utf-8").splitlines()
+    return [(line.split()[-2], line.split()[-1].removeprefix("page-cache=")) for line in lines
+            if f'"GET {path} HTTP' in line and "page-cache=" in line]
+
+
+def _until_both_workers(tmp_path: Path, base: str, path: str, want: bytes
+                        ) -> list[tuple[str, str]]:
+    """GET path until both workers have answered it (each answer must hold want)."""
+    deadline = time.monotonic() + 60
+    while len({pid for pid, _ in _served(tmp_path, path)}) < 2:
+        status, body = _get(f"{base}{path}")
+        assert status == 200 and want in body, body[:300]
+        assert time.monotonic() < deadline, _served(tmp_path, path)
+    return _served(tmp_path, path)
+
+
+@pytest.mark.slow
+def test_a_page_rendered_by_one_worker_is_served_by_the_other(tmp_path: Path) -> None:
+    """Two gunicorn workers share kept pages, and an ingest makes both render afresh."""
+    proc, base, env = _serve(tmp_path, workers=2)
+    try:
+        # Both workers reach the primary's first snapshot (until then a reader bypasses).
+        deadline = time.monotonic() + 60
+        while len({pid for pid, c in _served(tmp_path, "/search?q=warm") if c == "hit"}) < 2:
+            assert _get(f"{base}/search?q=warm")[0] == 200
+            assert time.monotonic() < deadline, _served(tmp_path, "/search?q=warm")
+        path = "/search?q=second"
+        served = _until_both_workers(tmp_path, base, path, b'"w-F-2"')
+        # One worker rendered it once; every other answer, from either worker, was kept.
+        assert [c for _, c in served].count("miss") == 1, served
+        renderer = next(pid for pid, c in served if c == "miss")
+        assert any(c == "hit" and pid != renderer for pid, c in served), served
+        assert {c for _, c in served} <= {"miss", "hit"}, served
+        assert (tmp_path / "home" / "cache" / "pages").is_dir()
+
+        # A correction: the same record with a new title, through a real ingest.
+        (tmp_path / "b.csv").write_text("id,parent,title\nF-2,F,Second corrected\n",
+                                        encoding="utf-8")
+        subprocess.run([str(MEMORIA), "ingest", str(tmp_path / "b.csv"), "--mapping",
+                        str(tmp_path / "map.toml")], env=env, check=True, capture_output=True)
+        item = "/item/w-F-2.json"
+        deadline = time.monotonic() + 60
+        while True:  # within a few sync beats every worker answers with the correction
+            answers = [_get(f"{base}{item}") for _ in range(10)]
+            if all(s == 200 and b"Second corrected" in b for s, b in answers):
+                break
+            assert time.monotonic() < deadline, answers[-1]
+            time.sleep(0.5)
+        before = len(_served(tmp_path, item))
+        for _ in range(20):  # and never the old page again, from either worker
+            status, body = _get(f"{base}{item}")
+            assert status == 200 and b"Second corrected" in body and b"Second thing" not in body
+        status, body = _get(f"{base}/search?q=corrected")
+        assert status == 200 and b'"w-F-2"' in body
+        after = _served(tmp_path, item)[before:]
+        assert after and all(c == "hit" for _, c in after), after
+    finally:
+        proc.terminate()
+        proc.wait(30)
