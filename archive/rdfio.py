@@ -72,18 +72,24 @@ def _relative(term: object, base: str) -> str:
     return text
 
 
+Statements = Iterable[tuple[object, object, object]]
+
+
+def _statements(graph: RecordGraph | Graph | Iterable[ox.Triple]) -> Statements:
+    # A RecordGraph's own tuples: making an ox.Triple costs ~4 us, a tenth of a record's
+    # serialisation.
+    if isinstance(graph, RecordGraph):
+        return graph.statements()
+    triples = graph_to_ox(graph) if isinstance(graph, Graph) else graph
+    return ((t.subject, t.predicate, t.object) for t in triples)
+
+
 def serialize_stored(graph: RecordGraph | Graph | Iterable[ox.Triple], base_url: str) -> bytes:
     """Serialise a record graph (RecordGraph, rdflib, or pyoxigraph triples) for storage.
 
     Sorted statements, base-relative IRIs.
     """
     base = base_url.rstrip("/") + "/"
-    if isinstance(graph, RecordGraph):
-        triples: Iterable[ox.Triple] = graph.ox_triples()
-    elif isinstance(graph, Graph):
-        triples = graph_to_ox(graph)
-    else:
-        triples = graph
     written: dict[object, str] = {}
 
     def text(term: object) -> str:
@@ -92,23 +98,30 @@ def serialize_stored(graph: RecordGraph | Graph | Iterable[ox.Triple], base_url:
             out = written[term] = _relative(term, base)
         return out
 
-    lines = sorted(f"{text(t.subject)} {text(t.predicate)} {text(t.object)} ." for t in triples)
+    lines = sorted(f"{text(s)} {text(p)} {text(o)} ." for s, p, o in _statements(graph))
     return (STORED_HEADER + "\n".join(lines) + "\n").encode("utf-8")
 
 
-def to_nquads(triples: Iterable[ox.Triple], graph_name: str) -> bytes | None:
+def to_nquads(triples: RecordGraph | Iterable[ox.Triple], graph_name: str) -> bytes | None:
     """The statements as N-Quads in one named graph; None if any term is a blank node.
 
     The RDF store's bulk loader parses these in Rust (no Python term per statement). Blank
     node labels would be shared by every graph of one load, so such records go the slow way.
+    A RecordGraph is read without making an ox.Triple per statement.
     """
     graph = f"<{graph_name}>"
+    written: dict[object, str] = {}
     lines: list[str] = []
-    for t in triples:
-        s, o = t.subject, t.object
+    for s, p, o in _statements(triples):
         if isinstance(s, ox.BlankNode) or isinstance(o, ox.BlankNode):
             return None
-        lines.append(f"{s} {t.predicate} {o} {graph} .\n")
+        ps = written.get(p)
+        if ps is None:
+            ps = written[p] = str(p)
+        ss = written.get(s)
+        if ss is None:
+            ss = written[s] = str(s)
+        lines.append(f"{ss} {ps} {o} {graph} .\n")
     return "".join(lines).encode("utf-8")
 
 

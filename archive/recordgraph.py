@@ -9,6 +9,7 @@ also answers the read and write calls of rdflib's Graph that records need, in rd
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from typing import TypeAlias
 
@@ -21,12 +22,22 @@ OxSubject: TypeAlias = ox.NamedNode | ox.BlankNode
 Pattern: TypeAlias = tuple[Node | None, Node | None, Node | None]
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
+_CANONICAL_INTEGER = re.compile(r"-?[1-9][0-9]*|0")
+
+# IRIs asked for again and again (properties, classes, the record's own nodes): converted once.
+_NAMED: dict[str, ox.NamedNode] = {}
 
 
 def to_ox(node: Node) -> OxTerm:
     """Convert an rdflib term to a pyoxigraph term."""
     if isinstance(node, URIRef):
-        return ox.NamedNode(str(node))
+        named = _NAMED.get(node)
+        if named is None:
+            named = ox.NamedNode(str(node))
+            if len(_NAMED) < 10_000:
+                _NAMED[node] = named
+        return named
     if isinstance(node, BNode):
         return ox.BlankNode(str(node))
     if isinstance(node, Literal):
@@ -49,6 +60,20 @@ def _string_literal(text: str, lang: str | None) -> Literal:
     return literal
 
 
+_XSD_INTEGER_REF = URIRef(XSD_INTEGER)
+
+
+def _integer_literal(text: str) -> Literal:
+    # What Literal(text, datatype=XSD.integer) makes of a canonical integer (years, orders,
+    # pixel sizes), without its ~25 us of casting and normalising.
+    literal = str.__new__(Literal, text)
+    literal._language = None
+    literal._datatype = _XSD_INTEGER_REF
+    literal._value = int(text)
+    literal._ill_typed = False
+    return literal
+
+
 def from_ox(term: object) -> Node:
     """Convert a pyoxigraph term to an rdflib term."""
     if isinstance(term, ox.NamedNode):
@@ -60,6 +85,8 @@ def from_ox(term: object) -> Node:
         datatype = term.datatype.value
         if datatype == XSD_STRING:
             return _string_literal(term.value, None)
+        if datatype == XSD_INTEGER and _CANONICAL_INTEGER.fullmatch(term.value):
+            return _integer_literal(term.value)
         return Literal(term.value, datatype=URIRef(datatype))
     if isinstance(term, ox.BlankNode):
         return BNode(term.value)
@@ -103,6 +130,13 @@ class RecordGraph:
     def subjects_with(self, p: ox.NamedNode, o: OxTerm) -> list[OxSubject]:
         """Every subject that has o as a value of p."""
         return [s for s, by_pred in self._index.items() if o in by_pred.get(p, ())]
+
+    def statements(self) -> Iterator[tuple[OxSubject, ox.NamedNode, OxTerm]]:
+        """Every statement as a (subject, predicate, object) tuple: no ox.Triple (~4 us each)."""
+        for s, by_pred in self._index.items():
+            for p, objects in by_pred.items():
+                for o in objects:
+                    yield s, p, o
 
     def ox_triples(self) -> Iterator[ox.Triple]:
         """Every statement as a pyoxigraph triple."""
