@@ -100,7 +100,7 @@ def test_constructor_touches_nothing_and_open_creates_root(tmp_path: Path) -> No
         "extensionName": "0003-hash-and-id-n-tuple-storage-layout",
         "digestAlgorithm": "sha256",
         "tupleSize": 3,
-        "numberOfTuples": 3,
+        "numberOfTuples": 1,
     }
     assert (tmp_path / "work").is_dir()
     store.open()  # idempotent on an existing root
@@ -308,6 +308,10 @@ def test_official_validator_passes_after_many_writes(tmp_path: Path) -> None:
 
 def test_layout_paths_match_ocfl_py(storage: Storage) -> None:
     reference = Layout_0003_Hash_And_Id_N_Tuple()
+    config_file = storage.root / "extensions/0003-hash-and-id-n-tuple-storage-layout/config.json"
+    config = json.loads(config_file.read_text())
+    reference.check_tuple_size(config["tupleSize"])
+    reference.check_number_of_tuples(config["numberOfTuples"])
     for record_id in HOSTILE_IDS:
         storage.write(record_id, {"a.txt": record_id.encode("utf-8")}, message="m")
         expected = storage.root / reference.identifier_to_path(record_id)
@@ -315,6 +319,22 @@ def test_layout_paths_match_ocfl_py(storage: Storage) -> None:
         assert storage.content_path(record_id, "a.txt").is_relative_to(storage.root.resolve())
     assert len(object_dirs(storage.root)) == len(HOSTILE_IDS)
     assert sorted(storage.ids()) == sorted(HOSTILE_IDS)
+
+
+def test_root_made_with_three_tuples_keeps_them(tmp_path: Path) -> None:
+    """A root whose layout config names three tuple levels (the old default) keeps them."""
+    store = Storage(tmp_path / "root", tmp_path / "work", fsync=False)
+    store.open()
+    config_file = store.root / "extensions/0003-hash-and-id-n-tuple-storage-layout/config.json"
+    config = {**json.loads(config_file.read_text()), "numberOfTuples": 3}
+    config_file.write_text(json.dumps(config))
+    store = Storage(tmp_path / "root", tmp_path / "work", fsync=False)
+    store.open()
+    store.write("deep", {"a.txt": b"a"}, message="m")
+    reference = Layout_0003_Hash_And_Id_N_Tuple()
+    assert (store.root / reference.identifier_to_path("deep") / "inventory.json").is_file()
+    assert len(reference.identifier_to_path("deep").split("/")) == 4
+    assert_valid_root(store.root)
 
 
 def test_readable_id_in_directory_name(storage: Storage) -> None:
