@@ -15,7 +15,7 @@ import pyoxigraph as ox
 from rdflib import Graph
 from rdflib.term import Node
 
-from archive.recordgraph import RecordGraph, from_ox, to_ox
+from archive.recordgraph import RecordGraph, Triples, from_ox, to_ox
 
 STORED_HEADER = (
     "# Memoria record. Turtle; IRIs relative to the instance's public base URL.\n"
@@ -80,6 +80,8 @@ def _statements(graph: RecordGraph | Graph | Iterable[ox.Triple]) -> Statements:
     # serialisation.
     if isinstance(graph, RecordGraph):
         return graph.statements()
+    if isinstance(graph, Triples):
+        return graph.graph.statements()
     triples = graph_to_ox(graph) if isinstance(graph, Graph) else graph
     return ((t.subject, t.predicate, t.object) for t in triples)
 

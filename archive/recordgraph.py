@@ -93,6 +93,23 @@ def from_ox(term: object) -> Node:
     raise TypeError(f"unexpected RDF term {term!r}")
 
 
+class Triples:
+    """A graph's statements as ox.Triples, made one by one as they are iterated.
+
+    The serialisers in archive.rdfio recognise it and read the graph's own tuples instead,
+    so `to_nquads(graph.ox_triples(), ...)` costs no ox.Triple per statement.
+    """
+
+    __slots__ = ("graph",)
+
+    def __init__(self, graph: RecordGraph) -> None:
+        self.graph = graph
+
+    def __iter__(self) -> Iterator[ox.Triple]:
+        for s, p, o in self.graph.statements():
+            yield ox.Triple(s, p, o)
+
+
 class RecordGraph:
     """A set of triples in pyoxigraph terms, indexed subject -> predicate -> objects."""
 
@@ -138,12 +155,9 @@ class RecordGraph:
                 for o in objects:
                     yield s, p, o
 
-    def ox_triples(self) -> Iterator[ox.Triple]:
-        """Every statement as a pyoxigraph triple."""
-        for s, by_pred in self._index.items():
-            for p, objects in by_pred.items():
-                for o in objects:
-                    yield ox.Triple(s, p, o)
+    def ox_triples(self) -> Triples:
+        """Every statement as a pyoxigraph triple (made as the caller iterates)."""
+        return Triples(self)
 
     def __len__(self) -> int:
         return sum(len(objs) for by_pred in self._index.values() for objs in by_pred.values())
