@@ -34,6 +34,8 @@ from archive.vocab import (
 IIIF_IMAGE_CONTEXT = URIRef("http://iiif.io/api/image")
 IIIF_LEVEL2 = URIRef("http://iiif.io/api/image/3/level2.json")
 _LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+# Language tags already checked against _LANG_TAG (records repeat the same few).
+_GOOD_TAGS: set[str] = set()
 
 
 @dataclass
@@ -99,6 +101,17 @@ def iri(uri: str) -> ox.NamedNode:
 _TYPE = iri(RDF.type)
 _INTEGER = iri(XSD.integer)
 _DECIMAL = iri(XSD.decimal)
+_PREF_LABEL = iri(SKOS.prefLabel)
+_AGENT = iri(EDM.Agent)
+_CONCEPT = iri(SKOS.Concept)
+_PLACE = iri(EDM.Place)
+_TIMESPAN = iri(EDM.TimeSpan)
+
+
+def _ref(text: str) -> URIRef:
+    # A URIRef of an IRI pyoxigraph has accepted already (more strictly than rdflib's ~3 us
+    # check would).
+    return str.__new__(URIRef, text)
 
 
 def _integer(value: int) -> ox.Literal:
@@ -136,8 +149,11 @@ class RecordBuilder:
     @staticmethod
     def _literal(text: str, lang: str | None) -> ox.Literal:
         if lang:
-            if not _LANG_TAG.fullmatch(lang):
-                raise ValueError(f"invalid language tag {lang!r}")
+            if lang not in _GOOD_TAGS:
+                if not _LANG_TAG.fullmatch(lang):
+                    raise ValueError(f"invalid language tag {lang!r}")
+                if len(_GOOD_TAGS) < 1000:
+                    _GOOD_TAGS.add(lang)
             return ox.Literal(text, language=lang)
         return ox.Literal(text)
 
@@ -146,7 +162,8 @@ class RecordBuilder:
 
     def _node(self, uri: str | None, kind: str) -> tuple[URIRef, ox.NamedNode]:
         text = uri if uri else self._entity(kind)
-        return URIRef(text), ox.NamedNode(text)
+        node = ox.NamedNode(text)
+        return _ref(text), node
 
     def add_literal(self, prop: URIRef, text: str, lang: str | None = None) -> None:
         """Add a descriptive literal (title, description, identifier...) to the CHO."""
@@ -158,18 +175,20 @@ class RecordBuilder:
                   uri: str | None = None) -> URIRef:
         """Add an edm:Agent (creator, contributor, publisher) by name, or by authority URI."""
         agent, node = self._node(uri, "agent")
-        self._add(node, RDF.type, iri(EDM.Agent))
-        self._add(node, SKOS.prefLabel, self._literal(name.strip(), lang))
-        self._add(self._cho, prop, node)
+        add = self.graph.add_ox
+        add(node, _TYPE, _AGENT)
+        add(node, _PREF_LABEL, self._literal(name.strip(), lang))
+        add(self._cho, iri(prop), node)
         return agent
 
     def add_concept(self, label: str, lang: str | None = None, uri: str | None = None,
                     prop: URIRef = DC.subject) -> URIRef:
         """Add a skos:Concept (subject, genre) by label, or by authority URI."""
         concept, node = self._node(uri, "concept")
-        self._add(node, RDF.type, iri(SKOS.Concept))
-        self._add(node, SKOS.prefLabel, self._literal(label.strip(), lang))
-        self._add(self._cho, prop, node)
+        add = self.graph.add_ox
+        add(node, _TYPE, _CONCEPT)
+        add(node, _PREF_LABEL, self._literal(label.strip(), lang))
+        add(self._cho, iri(prop), node)
         return concept
 
     def add_place(self, name: str, lat: float | None = None, long: float | None = None,
@@ -177,9 +196,9 @@ class RecordBuilder:
                   prop: URIRef = DCTERMS.spatial) -> URIRef:
         """Add an edm:Place with WGS84 coordinates when the source has them."""
         place, node = self._node(uri, "place")
-        self._add(node, RDF.type, iri(EDM.Place))
+        self.graph.add_ox(node, _TYPE, _PLACE)
         if name.strip():
-            self._add(node, SKOS.prefLabel, self._literal(name.strip(), lang))
+            self.graph.add_ox(node, _PREF_LABEL, self._literal(name.strip(), lang))
         if lat is not None and long is not None:
             if not (-90.0 <= lat <= 90.0 and -180.0 <= long <= 180.0):
                 raise ValueError(f"coordinates out of range: {lat}, {long}")
@@ -198,8 +217,8 @@ class RecordBuilder:
             return None
         span = parse_years(text)
         timespan, node = self._node(None, "timespan")
-        self._add(node, RDF.type, iri(EDM.TimeSpan))
-        self._add(node, SKOS.prefLabel, ox.Literal(text))
+        self.graph.add_ox(node, _TYPE, _TIMESPAN)
+        self.graph.add_ox(node, _PREF_LABEL, ox.Literal(text))
         if span is None:
             self.warnings.append(f"date {text!r} could not be read as years; kept as text")
         else:

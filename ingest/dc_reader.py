@@ -73,7 +73,14 @@ _RIGHTS = ("rights", "license", "accessRights")
 
 def local(el: Any) -> str:
     """The local name of an element ('' for comments and processing instructions)."""
-    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+    tag = el.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def namespace_of(el: Any) -> str | None:
+    """The namespace URI of an element, or None (what etree.QName(el).namespace says)."""
+    tag = el.tag
+    return tag[1:tag.index("}")] if tag[:1] == "{" else None
 
 
 def children(el: Any, *names: str) -> list[Any]:
@@ -96,10 +103,15 @@ def text_of(el: Any, skip: tuple[str, ...] = ()) -> str:
                 parts.append(text_of(c))
             parts.append(c.tail or "")
         text = " ".join(" ".join(parts).split())
+    elif not len(el):
+        # No child nodes: the text is all there is (itertext costs ten times more).
+        text = " ".join(el.text.split()) if el.text else ""
     else:
         text = " ".join("".join(el.itertext()).split())
-    # Inline markup leaves "England , by"; punctuation belongs to the word before it.
-    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    # Inline markup leaves "England , by"; punctuation belongs to the word before it. (The
+    # whitespace is single spaces by now: look before running the expression.)
+    if " ," in text or " ." in text or " )" in text or " ]" in text:
+        text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
     if len(text) > MAX_FIELD:
         raise RecordRejected(f"element <{local(el)}> holds {len(text):,} characters, over the "
                              f"limit of {MAX_FIELD:,}")
@@ -228,7 +240,7 @@ def parse_data(data: bytes, name: str) -> Any:
 # -- the reader --------------------------------------------------------------------------------
 
 def _is_dc(el: Any) -> bool:
-    return isinstance(el.tag, str) and etree.QName(el).namespace in (DC_NS, DCTERMS_NS)
+    return isinstance(el.tag, str) and namespace_of(el) in (DC_NS, DCTERMS_NS)
 
 
 def dc_containers(root: Any) -> list[Any]:
@@ -318,7 +330,7 @@ class DcReader:
         seen: set[tuple[str, str]] = set()
         for name, el in fields:
             value = text_of(el)
-            namespace = etree.QName(el).namespace
+            namespace = namespace_of(el)
             if not value or (name, value) in seen:
                 continue
             seen.add((name, value))

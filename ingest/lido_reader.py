@@ -70,11 +70,29 @@ def _path(el: etree._Element, path: str) -> list[etree._Element]:
 
 
 def _text(el: etree._Element) -> str:
+    if not len(el):
+        # No child nodes: the text is all there is (itertext costs ten times more).
+        text = el.text
+        return " ".join(text.split()) if text else ""
     return " ".join("".join(el.itertext()).split())
 
 
+# The xml:lang in force on elements of the record being mapped (emptied for each record):
+# LIDO declares it high up, and many values of one record share their ancestors.
+_LANG_IN_FORCE: dict[etree._Element, str | None] = {}
+
+
 def _lang(el: etree._Element) -> str | None:
-    return xml_lang(el, _language)
+    value = el.get(XML_LANG)
+    if value is not None:
+        return _language(value)
+    parent = el.getparent()
+    if parent is None:
+        return None
+    if parent in _LANG_IN_FORCE:
+        return _LANG_IN_FORCE[parent]
+    lang = _LANG_IN_FORCE[parent] = xml_lang(parent, _language)
+    return lang
 
 
 def _values(els: Iterable[etree._Element], inherit: bool = True
@@ -415,6 +433,7 @@ class LidoReader:
     def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:
         """Map one lido:lido element (record.data, or parsed from record.raw) to EDM."""
         lido = record_element(record, is_record=_is_lido, what="lido:lido element")
+        _LANG_IN_FORCE.clear()
         local = local_id_of(lido)
         if not local:
             raise RecordRejected("no lidoRecID (and no recordWrap/recordID)")
