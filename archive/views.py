@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from flask_babel import gettext
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
@@ -426,10 +426,27 @@ def _hit_title(source: dict[str, Any], preferred: list[str]) -> str:
     return str(source.get("title_display") or source.get("id") or "")
 
 
+def search_document(archive: Archive, record: Record) -> dict[str, Any]:
+    """The record's search document; made once per request (item pages read it twice).
+
+    Raises ValueError for a graph without its ProvidedCHO, as record_document does.
+    """
+    if not has_request_context():
+        return record_document(record.graph, record.record_id, archive.minter)
+    # The graph is kept with its document, so its id cannot be reused within the request.
+    made: dict[tuple[str, int], tuple[Graph, dict[str, Any]]] = g.setdefault(
+        "memoria_documents", {})
+    key = (record.record_id, id(record.graph))
+    if key not in made:
+        made[key] = (record.graph,
+                     record_document(record.graph, record.record_id, archive.minter))
+    return made[key][1]
+
+
 def related_queries(archive: Archive, record: Record) -> list[SearchQuery]:
     """Queries for records sharing the creators, then the subjects, then the places."""
     try:
-        doc = record_document(record.graph, record.record_id, archive.minter)
+        doc = search_document(archive, record)
     except ValueError:
         return []
     out = []

@@ -13,9 +13,8 @@ from flask import Flask, Response, abort
 from archive.service import Archive, Record
 from archive.site.i18n import preferred_languages
 from archive.site.pages import get_archive, published_record
-from archive.views import record_view
+from archive.views import record_view, search_document
 from archive.vocab import DC, DCTERMS, EDM
-from search.document import record_document
 
 # Citation formats by URL extension: (media type, builder name).
 MEDIA_TYPES = {
@@ -74,7 +73,7 @@ def item_citable(archive: Archive, record: Record, preferred: list[str],
     """The citation data of a stored record (its view is built unless given)."""
     view = view if view is not None else record_view(archive, record, preferred)
     try:
-        doc = record_document(record.graph, record.record_id, archive.minter)
+        doc = search_document(archive, record)
     except ValueError:  # a graph without its ProvidedCHO: cite without years
         doc = {}
     return citable(view, doc.get("year_begin"), doc.get("year_end"))

@@ -8,11 +8,10 @@ from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from flask import Flask, Response, abort, request, url_for
-from flask_babel import lazy_gettext
 
 from archive.ids import is_record_id
 from archive.service import Archive
-from archive.site.i18n import preferred_languages
+from archive.site.i18n import lazy_gettext, preferred_languages
 from archive.site.pages import get_archive, render_page
 from archive.views import pick_title, store_value, title_texts
 from archive.vocab import DCTERMS, MEM

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel, get_locale, get_translations
+from flask_babel.speaklater import LazyString
 
 # UI locale (Babel's name) -> the BCP 47 tag used for metadata, ?lang= and <html lang>.
 UI_LOCALES: dict[str, str] = {"en": "en", "zh_Hans": "zh-Hans", "es": "es"}
@@ -47,7 +48,11 @@ def select_locale() -> str:
 
 def ui_language() -> str:
     """The BCP 47 tag of the current interface language (for <html lang> and metadata)."""
-    return UI_LOCALES.get(str(get_locale()), "en")
+    try:  # asked for a dozen times a page (every hit's language choice): once per request
+        return str(g.memoria_ui_language)
+    except AttributeError:
+        g.memoria_ui_language = UI_LOCALES.get(str(get_locale()), "en")
+        return str(g.memoria_ui_language)
 
 
 def preferred_languages() -> list[str]:
@@ -91,6 +96,15 @@ def request_translations() -> Any:
     except AttributeError:
         g.memoria_translations = get_translations()
         return g.memoria_translations
+
+
+def lazy_gettext(message: str) -> LazyString:
+    """Flask-Babel's lazy_gettext over the request's catalogue found once per request.
+
+    Flask-Babel's own looks the locale and catalogue up on every use: hundreds a search page
+    (facet and sort labels). Same name, so the catalogue extraction still finds the strings.
+    """
+    return LazyString(lambda: request_translations().ugettext(message))
 
 
 def _bind_template_gettext(app: Flask) -> None:
