@@ -61,9 +61,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("map_attribution", "© OpenStreetMap contributors",
             "Attribution shown on the maps for the base-map tiles."),
     Setting("page_cache_mb", 64,
-            "Memory per server process for rendered pages (search, item, collection, home, "
-            "place, timeline and their JSON twins), kept until the data changes; 0 turns the "
-            "cache off."),
+            "Disk (in the instance's cache folder) shared by the server's worker processes for "
+            "rendered pages (search, item, collection, home, place, timeline and their JSON "
+            "twins), kept until the data changes; 0 turns the cache off."),
 )
 
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
