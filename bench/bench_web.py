@@ -1,7 +1,7 @@
 """The web front end under load: `memoria serve` (gunicorn, workers) with wrk on 127.0.0.1.
 
 Run: .venv/bin/python -m bench.bench_web [--records N] [--clients 10,50] [--workers 2]
-     [--seconds 20] [--cache on,off]
+     [--seconds 20] [--cache on,off] [--mix zipf|uniform]
 
 A mix of search pages (varied text in three languages, facets, year ranges, map areas, sorts
 and pages), item pages (in en/zh-Hans/es), IIIF manifests and image tiles, on N generated
@@ -11,12 +11,20 @@ serves the mix and each kind's requests/s and p50/p99 latency are measured where
 sees them. The clients are split between kinds (search 40 %, item 30 %, tiles 20 %,
 manifests 10 %).
 
-Each configuration runs twice on a fresh server: with the rendered-page cache on (the default)
-and off (MEMORIA_PAGE_CACHE_MB=0), so the table shows the cold cost of rendering beside what
-readers get. Before the timed runs a warm-up pass requests every URL of the mix once (eight
-at a time): with the cache on, each page is then kept by the worker that served it (the
-cache is per process, so with two workers the other one still renders it once), and the
-search index's facet counts and the tile cache are warm either way.
+The URL mix (`--mix zipf`, the default) is what a public archive sees: 4,000 distinct search
+URLs and 20,000 distinct item pages, requested with Zipf-distributed popularity (s = 1: the
+most asked-for search is about 11 % of searches, the top 100 about half, and a long tail
+asked for once or twice), as 20,000-request sequences each wrk connection walks from a random
+place. Far more distinct pages than the page cache holds. Before the timed runs a warm-up
+pass requests, once each, the distinct URLs of an earlier stretch of the same traffic (3,000
+searches and 3,000 item pages drawn the same way; every manifest and tile), so the cache holds
+what recent traffic made popular, not every URL of the run. `--mix uniform` is the earlier
+mix for comparison: 400 search and 2,000 item URLs, each as likely, and a warm-up over every
+one of them.
+
+Each configuration runs twice on a fresh server: with the rendered-page cache on (the default;
+shared by the worker processes) and off (MEMORIA_PAGE_CACHE_MB=0), so the table shows the cold
+cost of rendering beside what readers get.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -153,7 +162,7 @@ class Server:
 
 
 def search_paths(url: str, rng: random.Random, n: int = 400) -> list[str]:
-    """Varied search pages: text in three languages, facets, years, map areas, sorts, pages."""
+    """n distinct search pages: text in three languages, facets, years, map areas, sorts, pages."""
     first = get_json(f"{url}/search?q=")
     facets = {f["name"]: [b["key"] for b in f["buckets"]] for f in first["facets"] if f["buckets"]}
     sorts = [s["value"] for s in first["sorts"] if s["value"] != "relevance"]
@@ -161,8 +170,10 @@ def search_paths(url: str, rng: random.Random, n: int = 400) -> list[str]:
              + [p[0] for p in PLACES] + [p[1] for p in PLACES] + [s[0] for s in SUBJECTS])
     from urllib.parse import urlencode
 
-    out = []
-    for _ in range(n):
+    out: dict[str, None] = {}
+    for _ in range(n * 20):
+        if len(out) >= n:
+            break
         params: list[tuple[str, str]] = []
         r = rng.random()
         params.append(("q", rng.choice(words) if r < 0.8 else ""))
@@ -183,8 +194,8 @@ def search_paths(url: str, rng: random.Random, n: int = 400) -> list[str]:
             params.append(("page", "2"))
         if rng.random() < 0.2:
             params.append(("lang", rng.choice(("zh-Hans", "es"))))
-        out.append("/search?" + urlencode(params))
-    return out
+        out["/search?" + urlencode(params)] = None
+    return list(out)
 
 
 def record_ids(home: Path) -> list[str]:
@@ -195,9 +206,37 @@ def record_ids(home: Path) -> list[str]:
 
 
 def item_paths(ids: list[str], rng: random.Random, n: int = 2000) -> list[str]:
-    """Item pages of random records, in the three interface languages."""
-    return [f"/item/{rng.choice(ids)}?lang=" + rng.choice(("en", "zh-Hans", "es"))
-            for _ in range(n)]
+    """n distinct item pages of random records, in the three interface languages."""
+    out: dict[str, None] = {}
+    while len(out) < min(n, len(ids) * 3):
+        out[f"/item/{rng.choice(ids)}?lang=" + rng.choice(("en", "zh-Hans", "es"))] = None
+    return list(out)
+
+
+def zipf_draws(pool: list[str], rng: random.Random, n: int, s: float = 1.0) -> list[str]:
+    """n requests over pool with Zipf popularity: the k-th URL asked for in proportion to 1/k^s."""
+    weights = [1.0 / (k ** s) for k in range(1, len(pool) + 1)]
+    return rng.choices(pool, weights=weights, k=n)
+
+
+def traffic(url: str, ids: list[str], rng: random.Random, mix: str
+            ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(search and item paths of the timed runs, of the warm-up pass before them)."""
+    if mix == "uniform":
+        lists = {"search": search_paths(url, rng), "item": item_paths(ids, rng)}
+        return lists, lists
+    searches, items = search_paths(url, rng, 4000), item_paths(ids, rng, 20000)
+    timed = {"search": zipf_draws(searches, rng, 20000), "item": zipf_draws(items, rng, 20000)}
+    warm = {"search": zipf_draws(searches, rng, 3000), "item": zipf_draws(items, rng, 3000)}
+    return timed, warm
+
+
+def describe(paths: list[str]) -> str:
+    """How many requests, how many distinct, and the share of the most asked-for 1 %."""
+    counts = sorted(Counter(paths).values(), reverse=True)
+    top = sum(counts[:max(1, len(counts) // 100)])
+    return (f"{len(paths):,} requests, {len(counts):,} distinct, most asked-for 1 %: "
+            f"{100 * top / len(paths):.0f} % of them")
 
 
 def image_records(url: str, n_records: int) -> tuple[list[str], list[str]]:
@@ -233,7 +272,7 @@ def tile_paths(url: str, services: list[str], rng: random.Random, n: int = 3000)
 
 
 def warm_up(url: str, lists: dict[str, list[str]], threads: int = 8) -> tuple[int, float]:
-    """Request every distinct URL of the mix once; (how many, seconds)."""
+    """Request every distinct URL of the lists once, eight at a time; (how many, seconds)."""
     paths = list(dict.fromkeys(p for kind in lists.values() for p in kind))
 
     def fetch(path: str) -> None:
@@ -286,6 +325,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", default="10,50")
     parser.add_argument("--workers", default="2", help="comma-separated worker counts to compare")
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--mix", choices=("zipf", "uniform"), default="zipf",
+                        help="zipf: many distinct URLs, popular ones repeating (default); "
+                             "uniform: the earlier 400 search / 2,000 item URLs")
     parser.add_argument("--cache", default="on,off",
                         help="rendered-page cache settings to compare: on, off or both")
     args = parser.parse_args(argv)
@@ -310,19 +352,19 @@ def main(argv: list[str]) -> int:
                 rng = random.Random(5)  # the same URLs with the cache on and off
                 with Server(home, workers, page_cache=cache) as server:
                     manifests, services = image_records(server.url, args.records)
-                    lists = {
-                        "search": search_paths(server.url, rng),
-                        "item": item_paths(ids, rng),
-                        "manifest": manifests,
-                        "tile": tile_paths(server.url, services, rng),
-                    }
+                    pages, warm_pages = traffic(server.url, ids, rng, args.mix)
+                    others = {"manifest": manifests,
+                              "tile": tile_paths(server.url, services, rng)}
+                    lists = {**pages, **others}
+                    for kind in pages:
+                        print(f"{kind}: {describe(pages[kind])}", flush=True)
                     files = {}
                     for kind, paths in lists.items():
                         if not paths:
                             raise RuntimeError(f"no {kind} paths for the benchmark")
                         files[kind] = work / f"{kind}.txt"
                         files[kind].write_text("\n".join(paths) + "\n", encoding="utf-8")
-                    count, took = warm_up(server.url, lists)
+                    count, took = warm_up(server.url, {**warm_pages, **others})
                     print(f"workers {workers}, page cache {'on' if cache else 'off'}: warm-up "
                           f"requested {count} URLs in {took:.0f} s", flush=True)
                     for clients in (int(c) for c in args.clients.split(",")):
@@ -339,7 +381,7 @@ def main(argv: list[str]) -> int:
                         rows.append([workers, label, clients, "all", clients, total, "", "",
                                      f"load {load_before:.1f}"])
     print_table(f"Web front end under load ({args.records:,} records, wrk on 127.0.0.1, "
-                f"{args.seconds} s per run after a warm-up pass over every URL)",
+                f"{args.seconds} s per run after a warm-up pass, {args.mix} URL mix)",
                 ["workers", "page cache", "clients", "kind", "connections", "requests/s",
                  "p50 ms", "p99 ms", "errors"], rows)
     verdicts = {}
