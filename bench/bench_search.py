@@ -77,7 +77,7 @@ def generate(n: int, seed: int = 42) -> list[dict[str, Any]]:
             "data_provider": rng.choice(PROVIDERS), "provider": "Memoria",
             "thumbnail": None, "image_count": 0, "has_image": False, "identifier": [],
             "suggest": sorted(set(suggest_words(title))),
-            "all_text": "\n".join([title, desc, *creators, *subjects]),
+            "other_text": "\n".join([*creators, *subjects]),
         })
     return docs
 

@@ -131,7 +131,7 @@ class Hit:
     score: float | None
     highlights: Mapping[str, list[str]] = field(default_factory=dict)
     sort_values: tuple[Any, ...] | None = None
-    # The indexed document without all_text.
+    # The indexed document without other_text.
     source: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     # Backend-private handle (a Tantivy DocAddress), kept for highlighting.
     address: Any = field(default=None, repr=False, compare=False)

@@ -202,9 +202,10 @@ def record_document(
 
     display = next((titles[lang][0] for lang in LANGS if lang in titles), None)
     all_titles = [t for lang in LANGS for t in titles.get(lang, [])]
-    all_text = [
-        *all_titles,
-        *(d for lang in LANGS for d in descriptions.get(lang, [])),
+    # Titles and descriptions in English, Spanish or Chinese are matched in their own fields
+    # with their language's analysis; this is the rest, which is stemmed both ways.
+    other_text = [
+        *titles.get("other", []), *descriptions.get("other", []),
         *creators, *contributors, *subjects, *places, *date_labels, *identifiers,
     ]
     doc: dict[str, Any] = {
@@ -238,7 +239,7 @@ def record_document(
         "has_image": image_count > 0,
         "identifier": identifiers,
         "suggest": sorted({w for t in all_titles for w in suggest_words(t)}),
-        "all_text": "\n".join(all_text),
+        "other_text": "\n".join(other_text),
     }
     place_in_hierarchy(doc, collection, ancestors)
     return doc

@@ -35,7 +35,12 @@ from search.backend import (
 )
 from search.document import LANGS, load_schema
 
-ALL_TEXT_FIELDS = ("all_text", "all_text.es")
+# Where a clause may match: titles and descriptions with their language's analysis, and the
+# text without a language of its own stemmed both ways (schemas/search/README.md).
+OTHER_TEXT_FIELDS = ("other_text", "other_text.es")
+MATCH_FIELDS = (*(f"{part}.{lang}" for part in ("title", "description") for lang in LANGS),
+                *OTHER_TEXT_FIELDS)
+FIELD_BOOST = {f"title.{lang}": 3.0 for lang in LANGS}
 SORTS: dict[Sort, list[dict[str, Any]]] = {
     Sort.YEAR_ASC: [{"year_begin": {"order": "asc", "missing": "_last"}}, {"id": "asc"}],
     Sort.YEAR_DESC: [{"year_begin": {"order": "desc", "missing": "_last"}}, {"id": "desc"}],
@@ -271,14 +276,12 @@ class ElasticsearchBackend:
                 continue
             # match_phrase per field: one token is a term query, several must be adjacent,
             # exactly what the Tantivy backend builds from the same analyzers.
-            fields = ALL_TEXT_FIELDS[:1] if han_only(clause) else ALL_TEXT_FIELDS
+            fields = [f for f in MATCH_FIELDS
+                      if not (f == "other_text.es" and han_only(clause))]
             must.append({"bool": {"should": [
-                {"match_phrase": {f: {"query": clause, "zero_terms_query": "none"}}}
+                {"match_phrase": {f: {"query": clause, "zero_terms_query": "none",
+                                      "boost": FIELD_BOOST.get(f, 1.0)}}}
                 for f in fields], "minimum_should_match": 1}})
-            for part in ("title", "description"):
-                for lang in LANGS:
-                    should.append({"match_phrase": {f"{part}.{lang}": {
-                        "query": clause, "boost": 3.0 if part == "title" else 1.0}}})
         return must, should
 
     def _facet_filter(self, facet: FacetDef, keys: Iterable[str]) -> dict[str, Any]:

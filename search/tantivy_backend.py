@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import itertools
 import json
 import re
 import shutil
@@ -12,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import tantivy
 
 from search.backend import (
@@ -41,20 +41,16 @@ from search.facet_cache import FacetCache
 _W = r"[[\p{L}\p{M}\p{N}_]--[\p{Han}\p{Hiragana}]]"
 TOKEN_PATTERN = rf"[\p{{Han}}\p{{Hiragana}}]|{_W}+(?:['’.:]{_W}+)*"
 ANALYZERS = ("memoria_text", "memoria_en", "memoria_es")
-# The same text indexed through both stemming analyzers; a clause matches when either does.
-# No unstemmed copy: equal unstemmed tokens stem equally, so it could add no match.
-ALL_TEXT_FIELDS = {"all_text_en": "memoria_en", "all_text_es": "memoria_es"}
-# Adjacent pairs of one-character tokens (Han, Hiragana...), each at the position of its
-# first: a phrase of such characters is a phrase (or one term) of pairs there, matching exactly
-# the documents the phrase matches in all_text_en, without checking positions of single
-# characters that each occur in a third of a Chinese corpus.
-PAIR_FIELD = "cjk_pairs"
-PAIR_ANALYZER = "memoria_pairs"
-_PAIR_FILLER = "_"
-_WIDE = "\u2e80"
-_HAS_WIDE = re.compile("[\u2e80-\U0010ffff]")
+# The text with no language of its own, through both stemming analyzers; a clause matches
+# when either does. No unstemmed copy: equal unstemmed tokens stem equally.
+OTHER_TEXT_FIELDS = {"other_text_en": "memoria_en", "other_text_es": "memoria_es"}
 LANG_ANALYZER = {"en": "memoria_en", "es": "memoria_es", "zh": "memoria_text",
                  "other": "memoria_text"}
+# Where a clause may match, with the analyzer its words go through; title matches rank first.
+MATCH_FIELDS = {**{f"{part}_{lang}": LANG_ANALYZER[lang]
+                   for part in ("title", "description") for lang in LANGS},
+                **OTHER_TEXT_FIELDS}
+FIELD_BOOST = {f"title_{lang}": 3.0 for lang in LANGS}
 KEYWORD_FIELDS = ("id", "type", "collection", "data_provider", "creator", "subject", "place",
                   "language", "level", "rights", "geo_cell", "parent_id", "ancestors")
 # Beside each sort key, its first 8 bytes as a number (see sort_prefix).
@@ -73,7 +69,7 @@ GEO_PREFILTER = "geo_box_cell"
 _MAX_PREFILTER_CELLS = 64
 # Bumped whenever the fields or their analysis change: an index built by another version is
 # refused with a message to rebuild instead of answering wrongly.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 STAMP_FILE = "memoria-schema.json"
 
 
@@ -138,9 +134,8 @@ def build_analyzer(name: str) -> tantivy.TextAnalyzer:
 
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
-    for name, analyzer in ALL_TEXT_FIELDS.items():
+    for name, analyzer in OTHER_TEXT_FIELDS.items():
         sb.add_text_field(name, tokenizer_name=analyzer)
-    sb.add_text_field(PAIR_FIELD, tokenizer_name=PAIR_ANALYZER)
     for lang in LANGS:
         sb.add_text_field(f"title_{lang}", stored=True, tokenizer_name=LANG_ANALYZER[lang])
         sb.add_text_field(f"description_{lang}", stored=True,
@@ -160,19 +155,6 @@ def _schema() -> tantivy.Schema:
         sb.add_unsigned_field(name + PREFIX_SUFFIX, fast=True)
     sb.add_bytes_field("source", stored=True)
     return sb.build()
-
-
-def _is_pair(a: str, b: str) -> bool:
-    return len(a) == 1 == len(b) and a >= _WIDE and b >= _WIDE
-
-
-def pair_tokens(tokens: Sequence[str]) -> list[str]:
-    """Position i holds tokens i and i+1 joined when both are one wide character, else a
-    filler: positions line up with the tokens'."""
-    # Inlined rather than calling _is_pair: this runs for every token of a Chinese record.
-    wide = _WIDE
-    return [a + b if len(a) == 1 == len(b) and a >= wide and b >= wide else _PAIR_FILLER
-            for a, b in itertools.pairwise(tokens)]
 
 
 def sort_prefix(key: str) -> int:
@@ -231,8 +213,6 @@ class TantivyBackend:
                                                     encoding="utf-8")
             for name, analyzer in self._analyzers.items():
                 index.register_tokenizer(name, analyzer)
-            index.register_tokenizer(PAIR_ANALYZER, tantivy.TextAnalyzerBuilder(
-                tantivy.Tokenizer.whitespace()).build())
             self._index = index
         return self._index
 
@@ -257,13 +237,10 @@ class TantivyBackend:
     def _to_tantivy(self, doc: Mapping[str, Any]) -> tantivy.Document:
         # One dict handed to Rust in one call: twice as fast as a call per value (benchmarks).
         fields: dict[str, Any] = {}
-        all_text = doc.get("all_text") or ""
-        for name in ALL_TEXT_FIELDS:
-            fields[name] = [all_text]
-        if _HAS_WIDE.search(all_text):
-            pairs = pair_tokens(self._tokens("memoria_en", all_text))
-            if any(p != _PAIR_FILLER for p in pairs):
-                fields[PAIR_FIELD] = [" ".join(pairs)]
+        other_text = doc.get("other_text")
+        if other_text:
+            for name in OTHER_TEXT_FIELDS:
+                fields[name] = [other_text]
         for part in ("title", "description"):
             for lang, texts in (doc.get(part) or {}).items():
                 if texts:
@@ -293,9 +270,9 @@ class TantivyBackend:
             key = sort_key(doc, sort)
             fields[name] = [key]
             fields[name + PREFIX_SUFFIX] = [sort_prefix(key)]
-        # all_text is only for matching and is the bulk of a document: not stored.
-        source = {k: v for k, v in doc.items() if k != "all_text"}
-        fields["source"] = [json.dumps(source, ensure_ascii=False).encode()]
+        # other_text is only for matching and repeats other fields: not stored.
+        source = {k: v for k, v in doc.items() if k != "other_text"}
+        fields["source"] = [orjson.dumps(source)]
         return tantivy.Document.from_dict(fields, self._schema)
 
     # -- writing -------------------------------------------------------------------------
@@ -386,39 +363,22 @@ class TantivyBackend:
             return tantivy.Query.term_query(self._schema, field, tokens[0])
         return tantivy.Query.phrase_query(self._schema, field, list[str | tuple[int, str]](tokens))
 
-    def _any_field(self, fields: Mapping[str, str], clause: str) -> tantivy.Query | None:
-        if han_only(clause):
-            # Both stemmed copies hold these characters alike: all_text_en's tokens decide.
-            tokens = self._tokens("memoria_en", clause)
-            if len(tokens) >= 2 and all(_is_pair(a, b) for a, b in itertools.pairwise(tokens)):
-                pairs = pair_tokens(tokens)
-                if len(pairs) == 1:
-                    return tantivy.Query.term_query(self._schema, PAIR_FIELD, pairs[0])
-                return tantivy.Query.phrase_query(self._schema, PAIR_FIELD,
-                                                  list[str | tuple[int, str]](pairs))
-            fields = dict(list(fields.items())[:1])
-        subs = [q for f, a in fields.items() if (q := self._match(f, a, clause)) is not None]
-        if not subs:
-            return None
-        return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in subs])
-
     def _text_query(self, text: str) -> tuple[list[tantivy.Query], list[tantivy.Query]]:
+        """Each clause must match in a title or description of its language or other_text."""
         must: list[tantivy.Query] = []
-        should: list[tantivy.Query] = []
-        boosted = {f"{part}_{lang}": LANG_ANALYZER[lang]
-                   for part in ("title", "description") for lang in LANGS}
         for clause in query_clauses(text):
             if not _HAS_WORD.search(clause):
                 continue
-            q = self._any_field(ALL_TEXT_FIELDS, clause)
-            if q is not None:
-                must.append(q)
-            for field, analyzer in boosted.items():
-                m = self._match(field, analyzer, clause)
-                if m is not None:
-                    should.append(tantivy.Query.boost_query(
-                        m, 3.0 if field.startswith("title") else 1.0))
-        return must, should
+            fields = MATCH_FIELDS
+            if han_only(clause):
+                # Neither stemmer changes Han characters: the Spanish copy would match alike.
+                fields = {f: a for f, a in fields.items() if f != "other_text_es"}
+            subs = [tantivy.Query.boost_query(q, FIELD_BOOST.get(f, 1.0))
+                    for f, a in fields.items() if (q := self._match(f, a, clause)) is not None]
+            if subs:
+                must.append(tantivy.Query.boolean_query([(tantivy.Occur.Should, q)
+                                                         for q in subs]))
+        return must, []
 
     def _range(self, field: str, lo: float | None, hi: float | None,
                hi_inclusive: bool = False) -> tantivy.Query:

@@ -56,7 +56,7 @@ def test_chinese_word_found_in_the_middle_of_a_title(
     # ...and nothing is found that lacks them (punctuation between them does not count).
     for d in documents:
         if d["id"] in hits:
-            assert middle in _han_runs(d["all_text"])
+            assert middle in _han_runs(truth.full_text(d))
 
 
 def test_chinese_single_character_and_no_false_match(backend: SearchBackend) -> None:
@@ -70,7 +70,7 @@ def test_accents_fold_both_ways(backend: SearchBackend, documents: list[dict[str
     lower = _ids(backend, text="mexico")
     assert accented == plain == lower
     for d in documents:
-        if "México" in d["all_text"] or "Mexico" in d["all_text"]:
+        if "México" in truth.full_text(d) or "Mexico" in truth.full_text(d):
             assert d["id"] in plain
     assert _ids(backend, text="geograficas") == _ids(backend, text="Geográficas")
 
@@ -223,7 +223,7 @@ def test_write_replace_delete(empty_backend: SearchBackend, documents: list[dict
     empty_backend.refresh()
     assert empty_backend.count() == 40
     changed = dict(sample[5], title={"en": ["A wholly new title, quetzal"]},
-                   all_text="A wholly new title, quetzal")
+                   other_text="")
     empty_backend.index([changed])
     empty_backend.refresh()
     assert empty_backend.count() == 40
@@ -236,6 +236,42 @@ def test_write_replace_delete(empty_backend: SearchBackend, documents: list[dict
     empty_backend.reset()
     empty_backend.refresh()
     assert empty_backend.count() == 0
+
+
+def test_each_text_is_matched_in_its_own_language(
+        empty_backend: SearchBackend, documents: list[dict[str, Any]]) -> None:
+    """Titles and descriptions with their language's analysis, other_text stemmed both
+    ways, Chinese runs across spaces and punctuation; no phrase spans two fields."""
+    def doc(i: int, title: dict[str, list[str]] | None = None,
+            description: dict[str, list[str]] | None = None, other: str = "") -> dict[str, Any]:
+        return dict(documents[0], id=f"lang{i}", title=title or {},
+                    description=description or {}, other_text=other)
+
+    empty_backend.index([
+        doc(0, title={"es": ["Mapas oaxaqueños"]}),
+        doc(1, title={"en": ["Running rivers"]}),
+        doc(2, title={"other": ["Karten der rivers"]}, other="Karten der rivers"),
+        doc(3, title={"zh": ["缂丝花鸟图轴"]}),
+        doc(4, description={"zh": ["缂丝。\n花鸟"]}),
+        doc(5, title={"zh": ["缂 mexico 丝花鸟"]}),
+        doc(6, title={"es": ["Pintura"]}, description={"es": ["de Cholula"]}),
+        doc(7, other="Fotografías de pinturas"),
+    ])
+    empty_backend.refresh()
+
+    def ids(text: str) -> set[str]:
+        res = empty_backend.search(SearchQuery(text=text, size=100, facets=False))
+        return set(res.ids)
+
+    assert ids("oaxaqueña") == {"lang0"}
+    assert ids("run") == {"lang1"}
+    assert ids("river") == {"lang1", "lang2"}
+    assert ids("fotografia") == ids("photographs") | {"lang7"} == {"lang7"}
+    assert ids("pintura") == {"lang6", "lang7"}
+    assert ids("缂丝花鸟") == {"lang3", "lang4"}
+    assert ids("丝花") == {"lang3", "lang4", "lang5"}
+    assert ids("Pintura Cholula") == {"lang6"}
+    assert ids('"Pintura de Cholula"') == set()
 
 
 def test_bad_queries_are_refused() -> None:

@@ -11,6 +11,7 @@ from search.backend import SearchQuery, Sort
 from search.document import load_schema
 from search.es_backend import ElasticsearchBackend
 from search.tantivy_backend import ANALYZERS, TantivyBackend, build_analyzer
+from tests.search import truth
 
 pytestmark = pytest.mark.service
 
@@ -36,7 +37,7 @@ def test_analyzers_emit_the_same_tokens(es_backend: ElasticsearchBackend,
         for name in ANALYZERS:
             analyzer = build_analyzer(name)
             for doc in documents:
-                text = doc["all_text"]
+                text = truth.full_text(doc)
                 es_tokens = [t["token"] for t in es_backend.client.indices.analyze(
                     index=index, analyzer=name, text=text).body["tokens"]]
                 tv_tokens = analyzer.analyze(text)

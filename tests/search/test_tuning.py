@@ -81,7 +81,7 @@ def test_es_rebuild_restores_serving_settings_and_keeps_the_last_version(
     backend = es_or_fail(f"memoria-test-t{uuid.uuid4().hex[:8]}")
     try:
         doc = documents[5]
-        newer = dict(doc, all_text="otra versión, quetzal")
+        newer = dict(doc, other_text="otra versión, quetzal")
         # Repeated ids go through the same bulk thread, in order: the last version wins.
         assert backend.rebuild([doc, *documents[6:60], newer]) == 56
         index = backend.health().detail["indices"][0]

@@ -38,6 +38,13 @@ def _in_box(doc: dict[str, Any], query: SearchQuery) -> bool:
     return bool(loc["lon"] >= box.west or loc["lon"] <= box.east)
 
 
+def full_text(doc: dict[str, Any]) -> str:
+    """Every text a document can be found by: titles, descriptions and other_text."""
+    parts = [t for part in ("title", "description") for texts in doc[part].values()
+             for t in texts]
+    return "\n".join([*parts, doc["other_text"]])
+
+
 def base_match(doc: dict[str, Any], query: SearchQuery) -> bool:
     """Year span and box (text is checked by the tests themselves)."""
     if query.year_from is not None and (doc["year_end"] is None
