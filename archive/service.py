@@ -26,7 +26,7 @@ from archive.record import DerivedCopies, RecordDraft
 from archive.recordgraph import RecordGraph
 from archive.settings import Settings
 from archive.state import StateDb, utc_now
-from archive.storage import FixityReport, Storage, VersionInfo, WriteRequest
+from archive.storage import FixityReport, StagedObject, Storage, VersionInfo, WriteRequest
 from archive.vocab import DCTERMS, MEM, PROV, RDF, XSD
 
 if TYPE_CHECKING:
@@ -98,6 +98,88 @@ class _Ready:
 
     nquads: bytes
     copies: DerivedCopies
+
+
+def provenance_files(minter: Minter, base_url: str, rid: str, prov: Provenance
+                 ) -> tuple[bytes, bytes]:
+    """provenance.ttl and its N-Quads for the RDF store, as strings from a template.
+
+    The same bytes as serialize_stored() of these statements as pyoxigraph terms, at a fifth
+    of the cost; tests/archive/test_provenance_files.py holds them equal.
+    """
+    base = base_url.rstrip("/") + "/"
+    entity = minter.graph(rid)
+    activity = f"{entity}#ingest"
+    literal = str  # pyoxigraph writes a literal's N-Triples form, escapes included
+    statements = [
+        (entity, str(RDF.type), f"<{PROV.Entity}>"),
+        (entity, str(PROV.wasGeneratedBy), f"<{activity}>"),
+        (entity, str(DCTERMS.source), literal(ox.Literal(prov.source))),
+        (entity, str(MEM.position), literal(ox.Literal(prov.position))),
+        (activity, str(RDF.type), f"<{PROV.Activity}>"),
+        (activity, str(MEM.batch), literal(ox.Literal(prov.batch_id))),
+        (activity, str(MEM.reader),
+         literal(ox.Literal(f"{prov.reader} {prov.reader_version}"))),
+        (activity, str(PROV.endedAtTime),
+         literal(ox.Literal(utc_now(), datatype=ox.NamedNode(str(XSD.dateTime))))),
+    ]
+
+    def relative(iri: str) -> str:
+        return f"<{iri[len(base):]}>" if iri.startswith(base) else f"<{iri}>"
+
+    def term(text: str) -> str:  # an object: an IRI as "<...>" or a literal
+        return relative(text[1:-1]) if text.startswith("<") else text
+
+    lines = sorted(f"{relative(s)} {relative(p)} {term(o)} ." for s, p, o in statements)
+    stored = (STORED_HEADER + "\n".join(lines) + "\n").encode("utf-8")
+    nquads = "".join(f"<{s}> <{p}> {o} <{entity}> .\n" for s, p, o in statements)
+    return stored, nquads.encode("utf-8")
+
+
+def record_files(draft: RecordDraft, base_url: str) -> dict[str, bytes | Path]:
+    """The files of a record's stored object, but its provenance."""
+    ext = SOURCE_EXTENSIONS.get(draft.source_media_type, "txt")
+    files: dict[str, bytes | Path] = {
+        f"{SOURCE_PREFIX}.{ext}": draft.source_bytes,
+        RECORD_PATH: draft.stored if draft.stored is not None
+        else serialize_stored(draft.graph, base_url),
+    }
+    for image in draft.images:
+        files[f"files/{image.name}"] = image.source
+    return files
+
+
+def _write_request(rid: str, files: dict[str, bytes | Path], prov: Provenance,
+                   digests: dict[str, str] | None = None,
+                   staged: StagedObject | None = None) -> WriteRequest:
+    return WriteRequest(rid, files, message=f"ingest batch {prov.batch_id} ({prov.position})",
+                        user_name=f"memoria {prov.reader}", digests=digests or {},
+                        staged=staged)
+
+
+@dataclass(frozen=True)
+class StagedRecord:
+    """A record's new storage object staged ahead (by an ingest worker), with its provenance."""
+
+    staged: StagedObject
+    provenance: bytes
+    provenance_nquads: bytes
+
+
+def prestage_record(storage: Storage, minter: Minter, base_url: str, draft: RecordDraft,
+                    prov: Provenance, area: str) -> StagedRecord | None:
+    """Stage a mapped record's object as `save_many` would write it, if it is new.
+
+    For ingest workers: the file creation (most of a new record's storage cost) happens in
+    their process; None when the object exists or the record has images (saved as usual).
+    """
+    if draft.images:
+        return None
+    files = record_files(draft, base_url)
+    prov_bytes, prov_nquads = provenance_files(minter, base_url, draft.record_id, prov)
+    files[PROVENANCE_PATH] = prov_bytes
+    staged = storage.prestage(_write_request(draft.record_id, files, prov), area)
+    return StagedRecord(staged, prov_bytes, prov_nquads) if staged is not None else None
 
 
 def _digest(data: bytes | Path, algorithm: str) -> str:
@@ -179,38 +261,8 @@ class Archive:
     # -- writing ---------------------------------------------------------------------------
 
     def _provenance_files(self, rid: str, prov: Provenance) -> tuple[bytes, bytes]:
-        """provenance.ttl and its N-Quads for the RDF store, as strings from a template.
-
-        The same bytes as serialize_stored() of these statements as pyoxigraph terms, at a fifth
-        of the cost; tests/archive/test_provenance_files.py holds them equal.
-        """
-        base = self.settings.base_url.rstrip("/") + "/"
-        entity = self.minter.graph(rid)
-        activity = f"{entity}#ingest"
-        literal = str  # pyoxigraph writes a literal's N-Triples form, escapes included
-        statements = [
-            (entity, str(RDF.type), f"<{PROV.Entity}>"),
-            (entity, str(PROV.wasGeneratedBy), f"<{activity}>"),
-            (entity, str(DCTERMS.source), literal(ox.Literal(prov.source))),
-            (entity, str(MEM.position), literal(ox.Literal(prov.position))),
-            (activity, str(RDF.type), f"<{PROV.Activity}>"),
-            (activity, str(MEM.batch), literal(ox.Literal(prov.batch_id))),
-            (activity, str(MEM.reader),
-             literal(ox.Literal(f"{prov.reader} {prov.reader_version}"))),
-            (activity, str(PROV.endedAtTime),
-             literal(ox.Literal(utc_now(), datatype=ox.NamedNode(str(XSD.dateTime))))),
-        ]
-
-        def relative(iri: str) -> str:
-            return f"<{iri[len(base):]}>" if iri.startswith(base) else f"<{iri}>"
-
-        def term(text: str) -> str:  # an object: an IRI as "<...>" or a literal
-            return relative(text[1:-1]) if text.startswith("<") else text
-
-        lines = sorted(f"{relative(s)} {relative(p)} {term(o)} ." for s, p, o in statements)
-        stored = (STORED_HEADER + "\n".join(lines) + "\n").encode("utf-8")
-        nquads = "".join(f"<{s}> <{p}> {o} <{entity}> .\n" for s, p, o in statements)
-        return stored, nquads.encode("utf-8")
+        """provenance.ttl and its N-Quads for the RDF store (see provenance_files)."""
+        return provenance_files(self.minter, self.settings.base_url, rid, prov)
 
     def _statements(self, record_bytes: bytes | Path, prov_nquads: bytes) -> list[ox.Triple]:
         """A saved record's statements for the RDF store: record.ttl's and provenance's."""
@@ -219,15 +271,7 @@ class Archive:
                 + [q.triple for q in ox.parse(prov_nquads, format=ox.RdfFormat.N_QUADS)])
 
     def _files_for(self, draft: RecordDraft) -> dict[str, bytes | Path]:
-        ext = SOURCE_EXTENSIONS.get(draft.source_media_type, "txt")
-        files: dict[str, bytes | Path] = {
-            f"{SOURCE_PREFIX}.{ext}": draft.source_bytes,
-            RECORD_PATH: draft.stored if draft.stored is not None
-            else serialize_stored(draft.graph, self.settings.base_url),
-        }
-        for image in draft.images:
-            files[f"files/{image.name}"] = image.source
-        return files
+        return record_files(draft, self.settings.base_url)
 
     @staticmethod
     def _known_digests(draft: RecordDraft) -> dict[str, str]:
@@ -278,12 +322,14 @@ class Archive:
         return SaveResult(rid, result.version, "updated" if existed else "created", derived)
 
     def save_many(self, items: list[tuple[RecordDraft, Provenance]],
-                  pyramids_built: bool = False) -> list[SaveResult]:
+                  pyramids_built: bool = False,
+                  ahead: dict[str, StagedRecord] | None = None) -> list[SaveResult]:
         """Save validated records as one storage group: one durability point for all of them.
 
         Each record is what `save` would make of it; when this returns every created or updated
         record is durable in storage (and queued for its derived copies). Record ids must be
-        distinct within one call.
+        distinct within one call. `ahead`: objects staged ahead by `prestage_record`, by id
+        (used only for records still new).
         """
         results: list[SaveResult | None] = [None] * len(items)
         requests: list[WriteRequest] = []
@@ -298,13 +344,14 @@ class Archive:
                 results[number] = SaveResult(rid, same_version, "unchanged", derived=False)
                 continue
             existed = head is not None
-            prov_bytes, prov_nquads = self._provenance_files(rid, provenance)
+            staged = (ahead or {}).get(rid) if head is None else None
+            if staged is not None:
+                prov_bytes, prov_nquads = staged.provenance, staged.provenance_nquads
+            else:
+                prov_bytes, prov_nquads = self._provenance_files(rid, provenance)
             files[PROVENANCE_PATH] = prov_bytes
-            requests.append(WriteRequest(
-                rid, files,
-                message=f"ingest batch {provenance.batch_id} ({provenance.position})",
-                user_name=f"memoria {provenance.reader}", digests=known,
-            ))
+            requests.append(_write_request(rid, files, provenance, known,
+                                           staged.staged if staged is not None else None))
             planned.append((number, existed, draft, prov_nquads, files[RECORD_PATH]))
         if requests:
             with self.state.transaction():

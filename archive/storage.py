@@ -33,6 +33,14 @@ A crash before SYNC 1 ends leaves nothing published (an intent that reached the 
 objects unchanged). After it, the intent is durable and points at complete, durable staged
 versions, so open() rolls each object forward to its new version or leaves it at its old one
 (a rename that did not survive the crash), exactly as for a single write.
+
+Objects staged ahead (prestage, used by batch ingest's worker processes): a process that maps
+records may stage a whole NEW object (v1) into a staging area the group's writer holds
+(open_staging_area: a directory under staging/ and a lock file the writer keeps locked), with
+no lock of the object. write_many() then takes the object's lock and, if the object still does
+not exist, publishes that staged copy as step 2 of the protocol above (the same intent, syncs
+and renames); if it exists by then, the staged copy is ignored and the write planned as usual.
+Recovery deletes an area only once its writer's lock is free.
 """
 
 import contextlib
@@ -83,6 +91,7 @@ ENCAPSULATION_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 ENCAPSULATION_MAX_CHARS = 100
 STAGE_THREADS = 4  # threads staging the objects of one write_many() group
 LOCK_SHARD_CHARS = 2  # object keys sharing their first two hex digits share a lock file
+AREA_SUFFIX = ".pre"  # staging/<token>.pre/: an area of objects staged ahead (prestage)
 GROUP_INTENT_MARK = "group-"  # one journal file names every write of a write_many() group
 
 
@@ -138,6 +147,20 @@ class WriteRequest:
     # Digests the caller already made of Path sources: logical path -> "algorithm:hex". Used
     # only for the same algorithm; the copy into the object is verified against them.
     digests: Mapping[str, str] = field(default_factory=dict)
+    # This object staged ahead as a new object (Storage.prestage) with exactly `files`.
+    staged: "StagedObject | None" = None
+
+
+@dataclass(frozen=True)
+class StagedObject:
+    """A new object (v1) staged ahead by Storage.prestage, for write_many to publish."""
+
+    record_id: str
+    stage: str  # relative to work_dir/staging
+    algorithm: str
+    state: dict[str, str]  # logical path -> digest
+    inventory: bytes
+    sidecar: bytes
 
 
 @dataclass(frozen=True)
@@ -220,6 +243,7 @@ class _Commit:
     sidecar: bytes
     to_copy: dict[str, tuple[str, str]]  # content path -> (logical path, digest)
     is_new_object: bool
+    stage: Path | None = None  # where it was staged ahead (prestage), if it was
 
     @property
     def sidecar_name(self) -> str:
@@ -257,6 +281,53 @@ class Storage:
         finally:
             _release(lock)
         self._recover()
+
+    def open_for_staging(self) -> None:
+        """Read the layout only (no recovery, no locks): for a process that only prestages."""
+        self._layout = self._read_layout()
+
+    @contextlib.contextmanager
+    def open_staging_area(self) -> Iterator[str]:
+        """A staging area for objects staged ahead, kept while the block runs; yields its name.
+
+        Its lock file stays locked until the block ends, so recovery in another process leaves
+        the area alone; at the end the area is removed with whatever was not published.
+        """
+        token = uuid.uuid4().hex
+        lock_file = self.work_dir / "locks" / f"area-{token}.lock"
+        lock = _wait_for_flock(lock_file)
+        area = self.work_dir / "staging" / f"{token}{AREA_SUFFIX}"
+        try:
+            area.mkdir()
+            yield area.name
+        finally:
+            shutil.rmtree(area, ignore_errors=True)
+            lock_file.unlink(missing_ok=True)
+            _release(lock)
+
+    def prestage(self, request: WriteRequest, area: str) -> StagedObject | None:
+        """Stage `request` as a new object in an area, or None if the object exists already.
+
+        Needs no lock and writes nothing durable: write_many() publishes the staged copy if
+        the object still does not exist when it takes the lock. Bytes contents only.
+        """
+        record_id, files = request.record_id, request.files
+        object_dir = self._object_dir(record_id)
+        if (object_dir / INVENTORY).exists() or not all(
+            isinstance(data, bytes) for data in files.values()
+        ):
+            return None
+        paths = _check_logical_paths(files)
+        new_state = self._digest_sources(files, paths, self.digest, None, object_dir)
+        metadata = _version_metadata(_check_created(request.created), request.message,
+                                     request.user_name, request.user_address)
+        key = _object_key(record_id)
+        commit = self._plan_commit(record_id, key, object_dir, None, self.digest, new_state,
+                                   metadata)
+        stage = self.work_dir / "staging" / area / f"{key}-{uuid.uuid4().hex}"
+        self._stage_group_member(commit, stage, files)
+        return StagedObject(record_id, f"{area}/{stage.name}", commit.algorithm, new_state,
+                            commit.inventory, commit.sidecar)
 
     def _check_work_dir_placement(self) -> None:
         root, work = self.root.resolve(), self.work_dir.resolve()
@@ -353,6 +424,7 @@ class Storage:
         locks: dict[str, int] = {}  # lock shard -> held lock
         keys: set[str] = set()
         staged: list[tuple[_Commit, Path, Mapping[str, bytes | Path]]] = []
+        ahead: list[tuple[_Commit, Path]] = []  # objects staged ahead (prestage)
         for request in requests:
             _check_record_id(request.record_id)
         # Locks are taken in key order, so two groups sharing objects cannot deadlock.
@@ -368,17 +440,29 @@ class Storage:
                 if isinstance(planned, WriteResult):
                     results[number] = planned
                     continue
-                staged.append((planned, self._stage_path(planned.key), request.files))
+                if planned.stage is not None:
+                    ahead.append((planned, planned.stage))
+                else:
+                    staged.append((planned, self._stage_path(planned.key), request.files))
                 results[number] = WriteResult(request.record_id, planned.version, True)
-            # Staging is file creation, which releases the GIL: a few threads overlap it.
-            with ThreadPoolExecutor(max_workers=STAGE_THREADS) as pool:
-                for future in [pool.submit(self._stage_group_member, *item) for item in staged]:
-                    future.result()
-            if staged:
-                self._publish_group([(commit, stage) for commit, stage, _files in staged])
+            if len(staged) > 1:
+                # Staging is file creation, which releases the GIL: a few threads overlap it.
+                with ThreadPoolExecutor(max_workers=STAGE_THREADS) as pool:
+                    for future in [pool.submit(self._stage_group_member, *item)
+                                   for item in staged]:
+                        future.result()
+            elif staged:
+                self._stage_group_member(*staged[0])
+            group = [(commit, stage) for commit, stage, _files in staged] + ahead
+            if group:
+                group.sort(key=lambda item: item[0].key)  # the intent is named after the first
+                self._publish_group(group)
         finally:
+            # A published stage was renamed away; one staged ahead but not published is left
+            # to its area, which its owner removes.
             for _commit, stage, _files in staged:
-                shutil.rmtree(stage, ignore_errors=True)
+                if stage.exists():
+                    shutil.rmtree(stage, ignore_errors=True)
             for lock in locks.values():
                 _release(lock)
         return [result for result in results if result is not None]
@@ -412,14 +496,25 @@ class Storage:
         when = _check_created(request.created)
         inventory = self._inventory_at(object_dir, record_id)
         algorithm = inventory["digestAlgorithm"] if inventory else self.digest
-        new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir,
-                                         request.digests)
+        # Staged ahead from these very files: no digests to make unless the object exists.
+        ahead = request.staged if inventory is None else None
+        new_state = ahead.state if ahead is not None else self._digest_sources(
+            files, paths, algorithm, inventory, object_dir, request.digests)
         if inventory is not None and _head_state(inventory) == new_state:
             return WriteResult(record_id, inventory["head"], False)
         key = _object_key(record_id)
         if _lock_shard(key) not in locks:
             locks[_lock_shard(key)] = self._lock_object(key)
         inventory = self._inventory_under_lock(object_dir, record_id)
+        if ahead is not None:
+            if inventory is None:
+                return _Commit(record_id, key, object_dir, "v1", ahead.algorithm,
+                               ahead.inventory, ahead.sidecar, {}, True,
+                               self.work_dir / "staging" / ahead.stage)
+            # Made by another writer meanwhile: the staged copy is left to its area.
+            algorithm = inventory["digestAlgorithm"]
+            new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir,
+                                             request.digests)
         if inventory is not None and inventory["digestAlgorithm"] != algorithm:
             algorithm = inventory["digestAlgorithm"]
             new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir,
@@ -678,7 +773,7 @@ class Storage:
             "record_id": commit.record_id,
             "object_path": str(commit.object_dir.relative_to(self.root)),
             "version": commit.version,
-            "stage": stage.name,
+            "stage": str(stage.relative_to(self.work_dir / "staging")),
         }
 
     def _record_intent(self, commit: _Commit, stage: Path) -> Path:
@@ -769,7 +864,10 @@ class Storage:
             else:
                 self._replay_intent(intent_file)
         for leftover in (self.work_dir / "staging").iterdir():
-            self._remove_if_abandoned(leftover)
+            if leftover.name.endswith(AREA_SUFFIX):
+                self._remove_area_if_abandoned(leftover)
+            else:
+                self._remove_if_abandoned(leftover)
 
     def _replay_intent(self, intent_file: Path) -> None:
         lock = self._lock_object(_key_of(intent_file.name))
@@ -869,6 +967,25 @@ class Storage:
                 leftover.unlink(missing_ok=True)
         finally:
             _release(lock)
+
+    def _remove_area_if_abandoned(self, area: Path) -> None:
+        """Delete a staging area (objects staged ahead) whose owner is gone."""
+        lock_file = self.work_dir / "locks" / f"area-{area.name[: -len(AREA_SUFFIX)]}.lock"
+        try:
+            fd = os.open(lock_file, os.O_RDWR)
+        except FileNotFoundError:
+            fd = None  # its owner removes the area before the lock file: the owner is gone
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return  # a live writer owns it
+        try:
+            shutil.rmtree(area, ignore_errors=True)
+            lock_file.unlink(missing_ok=True)
+        finally:
+            _release(fd)
 
     # ------------------------------------------------------------------ helpers
 

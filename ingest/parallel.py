@@ -6,6 +6,10 @@ worker processes, in chunks. Results come back in input order as the bytes of re
 the parent does everything that touches the instance (image ownership, storage, RDF store,
 index) one record after another, as before. Small batches, and readers whose records do not
 travel between processes, are mapped in the parent.
+
+With a `Staging` plan, a worker also stages each new record's storage object (its files,
+inventory and provenance) into the batch's staging area (Storage.prestage): creating files is
+most of what storing a new record costs, and the parent then only publishes each group.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
@@ -24,13 +29,15 @@ from archive.ids import Minter
 from archive.rdfio import StoredGraph, parse_stored, serialize_stored, to_nquads
 from archive.record import DerivedCopies, ImageFile, RecordDraft
 from archive.recordgraph import RecordGraph
+from archive.service import Provenance, StagedRecord, prestage_record
+from archive.storage import Storage
 from archive.validate import record_errors
 from archive.vocab import DCTERMS
 from ingest.reader import ReadContext, Reader, RecordRejected, Rejection, SourceRecord
 
-# A batch maps in the parent until this many records have been read (a pool costs ~1 s to
-# start); then the rest goes to the pool.
-PARALLEL_AFTER = 1000
+# A batch maps in the parent until this many records have been read (a pool costs ~1 s of CPU
+# to start, about what the parent spends on 200 records); then the rest goes to the pool.
+PARALLEL_AFTER = 250
 CHUNK = 32
 CHUNKS_IN_FLIGHT_PER_WORKER = 3
 
@@ -43,6 +50,18 @@ class Mapped:
     draft: RecordDraft | None = None
     reason: str | None = None
     record_id: str | None = None
+    ahead: StagedRecord | None = None  # its new storage object, staged by the worker
+
+
+@dataclass(frozen=True)
+class Staging:
+    """Where workers stage new records' storage objects, and the batch they belong to."""
+
+    root: str
+    work_dir: str
+    digest: str
+    area: str
+    batch_id: str
 
 
 def map_record(reader: Reader, item: SourceRecord, context: ReadContext) -> Mapped:
@@ -66,9 +85,9 @@ def map_record(reader: Reader, item: SourceRecord, context: ReadContext) -> Mapp
 _worker: dict[str, Any] = {}
 
 # (record id, record.ttl bytes, source bytes, source media type, images, warnings, derived
-# copies, reason): a reason and no bytes for a refused record.
+# copies, reason, staged object): a reason and no bytes for a refused record.
 _Result = tuple[str | None, bytes | None, bytes, str, list[ImageFile], list[str],
-                DerivedCopies | None, str | None]
+                DerivedCopies | None, str | None, StagedRecord | None]
 
 
 def derived_copies(draft: RecordDraft, stored: bytes, minter: Minter) -> DerivedCopies:
@@ -88,12 +107,18 @@ def derived_copies(draft: RecordDraft, stored: bytes, minter: Minter) -> Derived
                          tuple(p.value for p in parents))
 
 
-def _init_worker(reader_name: str, base_url: str, provider: str) -> None:
+def _init_worker(reader_name: str, base_url: str, provider: str,
+                 staging: Staging | None = None) -> None:
     from ingest.registry import get_reader
 
     minter = Minter(base_url)
+    storage = None
+    if staging is not None:
+        storage = Storage(Path(staging.root), Path(staging.work_dir), digest=staging.digest,
+                          fsync=False)
+        storage.open_for_staging()
     _worker.update(reader=get_reader(reader_name), base_url=base_url, minter=minter,
-                   provider=provider, version=-1, options={})
+                   provider=provider, version=-1, options={}, staging=staging, storage=storage)
 
 
 def _map_chunk(version: int, options: bytes, items: list[SourceRecord]
@@ -108,13 +133,26 @@ def _map_chunk(version: int, options: bytes, items: list[SourceRecord]
         mapped = map_record(_worker["reader"], item, context)
         draft = mapped.draft
         if draft is None:
-            results.append((mapped.record_id, None, b"", "", [], [], None, mapped.reason))
+            results.append((mapped.record_id, None, b"", "", [], [], None, mapped.reason, None))
         else:
             stored = serialize_stored(draft.graph, _worker["base_url"])
             results.append((draft.record_id, stored, draft.source_bytes,
                             draft.source_media_type, draft.images, draft.warnings,
-                            derived_copies(draft, stored, _worker["minter"]), None))
+                            derived_copies(draft, stored, _worker["minter"]), None,
+                            _prestage(item, replace(draft, stored=stored))))
     return results, context.warnings
+
+
+def _prestage(item: SourceRecord, draft: RecordDraft) -> StagedRecord | None:
+    """Stage the record's storage object if the batch stages ahead and the record is new."""
+    staging: Staging | None = _worker["staging"]
+    if staging is None:
+        return None
+    reader = _worker["reader"]
+    provenance = Provenance(item.source, item.position, staging.batch_id, reader.name,
+                            reader.version)
+    return prestage_record(_worker["storage"], _worker["minter"], _worker["base_url"], draft,
+                           provenance, staging.area)
 
 
 # -- the parent side ------------------------------------------------------------------------
@@ -123,8 +161,10 @@ def _map_chunk(version: int, options: bytes, items: list[SourceRecord]
 class RecordMapper:
     """Maps a batch's records in order, in the parent or (for large batches) in a pool."""
 
-    def __init__(self, reader: Reader, context: ReadContext, base_url: str, workers: int) -> None:
+    def __init__(self, reader: Reader, context: ReadContext, base_url: str, workers: int,
+                 staging: Staging | None = None) -> None:
         self.reader = reader
+        self.staging = staging
         self.context = context
         self.base_url = base_url
         self.workers = workers
@@ -195,7 +235,8 @@ class RecordMapper:
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=context, initializer=_init_worker,
-                    initargs=(self.reader.name, self.base_url, self.context.provider))
+                    initargs=(self.reader.name, self.base_url, self.context.provider,
+                              self.staging))
         return bool(self._usable)
 
     def _options(self) -> bytes | None:
@@ -234,7 +275,8 @@ class RecordMapper:
             if isinstance(entry, Rejection):
                 yield entry
                 continue
-            rid, stored, source_bytes, media_type, images, notes, derived, reason = next(answers)
+            (rid, stored, source_bytes, media_type, images, notes, derived, reason,
+             ahead) = next(answers)
             if stored is None or rid is None:
                 yield Mapped(entry, reason=reason, record_id=rid)
                 continue
@@ -242,4 +284,4 @@ class RecordMapper:
             # take the derived copies. The graph is read back only if something asks for it.
             draft = RecordDraft(rid, StoredGraph(stored, self.base_url), source_bytes,
                                 media_type, images, notes, stored=stored, derived=derived)
-            yield Mapped(entry, draft=draft, record_id=rid)
+            yield Mapped(entry, draft=draft, record_id=rid, ahead=ahead)

@@ -7,15 +7,16 @@ import secrets
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from archive.record import ImageFile, RecordDraft
-from archive.service import Archive, Provenance
+from archive.service import Archive, Provenance, StagedRecord
 from archive.state import utc_now
-from ingest.parallel import Mapped, RecordMapper
+from ingest.parallel import Mapped, RecordMapper, Staging
 from ingest.reader import ReadContext, Reader, Rejection, SourceRecord
 
 
@@ -111,9 +112,18 @@ def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
     window_size = 2 * archive.settings.workers
     # Records ready to save, written to storage as one group (one durability point).
     group: list[_Prepared] = []
-    # Mapping, checks and serialisation run in worker processes for large batches.
-    mapper = RecordMapper(reader, context, archive.settings.base_url, archive.settings.workers)
     status = "failed"
+    stack = ExitStack()
+    staging = None
+    if not dry_run:
+        # Workers stage new records' storage objects here; the area goes with the batch.
+        area = stack.enter_context(archive.storage.open_staging_area())
+        storage = archive.storage
+        staging = Staging(str(storage.root), str(storage.work_dir), storage.digest, area,
+                          report.batch_id)
+    # Mapping, checks and serialisation run in worker processes for large batches.
+    mapper = RecordMapper(reader, context, archive.settings.base_url, archive.settings.workers,
+                          staging)
 
     def take(done: Mapped | Rejection) -> None:
         if isinstance(done, Rejection):
@@ -147,6 +157,7 @@ def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
         status = "done"
     finally:
         mapper.close()
+        stack.close()
         archive.flush()
         report.warnings = list(dict.fromkeys(context.warnings))
         report.finished = utc_now()
@@ -163,6 +174,7 @@ class _Prepared:
     item: SourceRecord
     draft: RecordDraft
     builds: list[tuple[ImageFile, Future[str]]]
+    ahead: StagedRecord | None = None
 
 
 def _reject(report: BatchReport, item: SourceRecord, reason: str, rid: str | None = None) -> None:
@@ -191,7 +203,7 @@ def _prepare(archive: Archive, mapped: Mapped, report: BatchReport,
     # The build reads and hashes each new image once; storage reuses that digest.
     builds = [(image, archive.pyramids.submit_digest(image.image_id, image.source))
               for image in draft.images]
-    return _Prepared(item, draft, builds)
+    return _Prepared(item, draft, builds, mapped.ahead)
 
 
 def _finish(archive: Archive, reader: Reader, prepared: _Prepared, report: BatchReport,
@@ -221,7 +233,8 @@ def _save_group(archive: Archive, reader: Reader, group: list[_Prepared],
         return
     items = [(p.draft, Provenance(p.item.source, p.item.position, report.batch_id, reader.name,
                                   reader.version)) for p in group]
-    results = archive.save_many(items, pyramids_built=True)
+    ahead = {p.draft.record_id: p.ahead for p in group if p.ahead is not None}
+    results = archive.save_many(items, pyramids_built=True, ahead=ahead)
     with archive.state.transaction():
         for result in results:
             archive.state.add_batch_record(report.batch_id, result.record_id, result.version,

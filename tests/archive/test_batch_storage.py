@@ -1,8 +1,9 @@
 """Group commit (Storage.write_many): one durability point per group, old-or-new after a crash.
 
-The child process mode (`python -m tests.archive.test_batch_storage crash ROOT WORK STEP`)
-writes one group and dies with os._exit() just before the STEP-th step of the protocol
-(recording an intent, a filesystem sync, a rename, a replace, an unlink).
+The child process mode (`python -m tests.archive.test_batch_storage crash ROOT WORK STEP
+[ahead]`) writes one group and dies with os._exit() just before the STEP-th step of the
+protocol (recording an intent, a filesystem sync, a rename, a replace, an unlink); with
+`ahead`, the group's new objects are staged ahead first (Storage.prestage), as ingest workers do.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +56,15 @@ def group_requests() -> list[WriteRequest]:
     ]
 
 
-def run_crash(root: Path, work: Path, crash_before_step: int) -> None:
+def run_crash(root: Path, work: Path, crash_before_step: int, ahead: bool = False) -> None:
     storage = Storage(root, work)
     storage.open()
     steps: list[str] = []
+    requests = group_requests()
+    area = storage.open_staging_area()
+    if ahead:
+        name = area.__enter__()
+        requests = [replace(r, staged=storage.prestage(r, name)) for r in requests]
 
     def crash_point(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -75,8 +82,11 @@ def run_crash(root: Path, work: Path, crash_before_step: int) -> None:
     os.rename = crash_point("rename", os.rename)
     os.replace = crash_point("replace", os.replace)
     Path.unlink = crash_point("unlink", Path.unlink)  # type: ignore[method-assign]
-    storage.write_many(group_requests())
-    print(f"finished after {len(steps)} steps: {' '.join(steps)}", flush=True)
+    storage.write_many(requests)
+    if ahead:
+        area.__exit__(None, None, None)
+    staged = sum(r.staged is not None for r in requests)
+    print(f"staged {staged}, finished after {len(steps)} steps: {' '.join(steps)}", flush=True)
 
 
 def run_loop(root: Path, work: Path, round_no: int) -> None:
@@ -130,6 +140,63 @@ def test_write_many_writes_each_object_like_write(tmp_path: Path) -> None:
     assert result.returncode == 0 and "[E" not in result.stdout, result.stdout + result.stderr
 
 
+def test_objects_staged_ahead_are_published_as_write_many_would_write_them(
+    tmp_path: Path,
+) -> None:
+    plain = setup(tmp_path / "plain" / "root", tmp_path / "plain" / "work")
+    storage = setup(tmp_path / "root", tmp_path / "work")
+    with storage.open_staging_area() as area:
+        requests = [replace(r, staged=storage.prestage(r, area)) for r in group_requests()]
+        # Only new objects are staged ahead; an existing one is planned as usual.
+        assert [r.record_id for r in requests if r.staged] == ["new-a", "new d ü"]
+        # A writer that is not the group's (open() recovers) leaves a live area alone.
+        Storage(tmp_path / "root", tmp_path / "work").open()
+        assert (tmp_path / "work" / "staging" / area).is_dir()
+        results = storage.write_many(requests)
+        assert list((tmp_path / "work" / "staging" / area).iterdir()) == []
+    assert [(r.record_id, r.version, r.changed) for r in results] == [
+        (r.record_id, r.version, r.changed) for r in plain.write_many(group_requests())]
+    for record_id in GROUP:
+        assert storage.state(record_id) == plain.state(record_id)
+        assert storage.versions(record_id) == plain.versions(record_id)
+    assert_recovered(tmp_path / "root", tmp_path / "work")
+    result = run_validator_cli(tmp_path / "root")
+    assert result.returncode == 0 and "[E" not in result.stdout, result.stdout + result.stderr
+
+
+def test_an_object_made_meanwhile_is_updated_not_replaced_by_its_staged_copy(
+    tmp_path: Path,
+) -> None:
+    storage = Storage(tmp_path / "root", tmp_path / "work", fsync=False)
+    storage.open()
+    request = WriteRequest("late", {"a.txt": b"staged"}, message="group")
+    with storage.open_staging_area() as area:
+        request = replace(request, staged=storage.prestage(request, area))
+        assert request.staged is not None
+        storage.write("late", {"a.txt": b"first"}, message="another writer")
+        [result] = storage.write_many([request])
+    assert (result.version, result.changed) == ("v2", True)
+    assert storage.read("late", "a.txt", "v1") == b"first"
+    assert storage.read("late", "a.txt") == b"staged"
+    assert list((tmp_path / "work" / "staging").iterdir()) == []
+
+
+def test_open_removes_a_staging_area_whose_owner_is_gone(tmp_path: Path) -> None:
+    storage = Storage(tmp_path / "root", tmp_path / "work", fsync=False)
+    storage.open()
+    # What a dead owner leaves: an area with a staged object, its lock file unlocked.
+    area = tmp_path / "work" / "staging" / "0123abcd.pre"
+    area.mkdir()
+    assert storage.prestage(WriteRequest("x", {"a": b"1"}, message="m"), area.name) is not None
+    lock_file = tmp_path / "work" / "locks" / "area-0123abcd.lock"
+    lock_file.touch()
+    # And one whose owner removed its lock file already (it was removing the area).
+    (tmp_path / "work" / "staging" / "4567.pre" / "x").mkdir(parents=True)
+    assert_recovered(tmp_path / "root", tmp_path / "work")
+    assert not lock_file.exists()
+    assert not storage.exists("x")
+
+
 def test_write_many_refuses_an_id_twice_and_writes_nothing(tmp_path: Path) -> None:
     storage = Storage(tmp_path / "root", tmp_path / "work", fsync=False)
     storage.open()
@@ -150,11 +217,17 @@ def test_a_bad_file_in_the_group_writes_nothing(tmp_path: Path) -> None:
     assert list((tmp_path / "work" / "journal").iterdir()) == []
 
 
-def test_crash_at_every_step_of_a_group_leaves_each_object_old_or_new(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ahead", [False, True])
+def test_crash_at_every_step_of_a_group_leaves_each_object_old_or_new(
+    tmp_path: Path, ahead: bool
+) -> None:
+    mode = ["ahead"] if ahead else []
     dry = tmp_path / "dry"
     setup(dry / "root", dry / "work")
-    finished = run_child("crash", str(dry / "root"), str(dry / "work"), "100000")
+    finished = run_child("crash", str(dry / "root"), str(dry / "work"), "100000", *mode)
     assert finished.returncode == 0, finished.stdout + finished.stderr
+    # The group's two new objects were staged ahead (and published from there).
+    assert finished.stdout.startswith(f"staged {2 if ahead else 0},"), finished.stdout
     names = finished.stdout.split(":", 1)[1].split()
     steps = len(names)
     # One intent for the group, two syncs, and a rename (and for an old object a replace of
@@ -167,7 +240,7 @@ def test_crash_at_every_step_of_a_group_leaves_each_object_old_or_new(tmp_path: 
         here = tmp_path / f"s{crash_before_step}"
         root, work = here / "root", here / "work"
         setup(root, work)
-        result = run_child("crash", str(root), str(work), str(crash_before_step))
+        result = run_child("crash", str(root), str(work), str(crash_before_step), *mode)
         assert result.returncode == 137, result.stdout + result.stderr
         recovered = assert_recovered(root, work)
         published_all = crash_before_step > last_publication  # only the intent's unlink remains
@@ -223,6 +296,6 @@ def test_kill_9_during_group_writes_never_leaves_a_mix(tmp_path: Path) -> None:
 if __name__ == "__main__":
     mode, child_root, child_work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     if mode == "crash":
-        run_crash(child_root, child_work, int(sys.argv[4]))
+        run_crash(child_root, child_work, int(sys.argv[4]), sys.argv[5:] == ["ahead"])
     elif mode == "loop":
         run_loop(child_root, child_work, int(sys.argv[4]))

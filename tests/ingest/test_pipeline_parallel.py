@@ -13,6 +13,7 @@ from archive.settings import load_settings
 from ingest.mapping import load_mapping
 from ingest.pipeline import BatchReport, run_batch
 from ingest.registry import get_reader
+from tests.archive.test_storage import assert_valid_root
 from tests.conftest import BASE_URL, CORPUS, SAMPLE_CSV
 
 # Bad rows of every kind between good ones: a reader rejection (field count), a mapping
@@ -43,6 +44,10 @@ def _ingest(home: Path, reader: str, source: Path, **options: Any) -> tuple[Batc
 
         archive.index.add = kept  # type: ignore[method-assign]
         report = run_batch(archive, get_reader(reader), source, options=options)
+        # Objects staged ahead by workers were published or removed with the batch's area.
+        assert list(settings.work_dir.joinpath("staging").iterdir()) == []
+        assert list(settings.work_dir.joinpath("locks").glob("area-*")) == []
+        assert_valid_root(settings.storage_root)
         stored = {}
         for a in report.accepted:
             graph = archive.rdf.graph(archive.minter.graph(a.record_id))
@@ -75,8 +80,19 @@ def _run_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str, sour
         close(self)
 
     monkeypatch.setattr(ingest.parallel.RecordMapper, "close", counted)
+    staged: list[str] = []
+    save_many = Archive.save_many
+
+    def saved(self: Archive, items: Any, pyramids_built: bool = False,
+              ahead: dict[str, Any] | None = None) -> Any:
+        staged.extend(ahead or {})
+        return save_many(self, items, pyramids_built, ahead)
+
+    monkeypatch.setattr(Archive, "save_many", saved)
     pooled, pooled_stored = _ingest(tmp_path / "pooled", reader, source, **options)
     assert len(in_workers) == 1
+    # Every new record without images mapped in a worker came with its object staged ahead.
+    assert 0 < len(staged) <= in_workers[0]
     _same(inline, pooled)
     assert pooled_stored == inline_stored
     return pooled, pooled_stored, in_workers[0]
