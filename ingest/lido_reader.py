@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from functools import cache, lru_cache
 from pathlib import Path
@@ -30,6 +31,7 @@ _MAKING = re.compile(
 _ALTERNATE = re.compile(r"alternate|lido00170$", re.IGNORECASE)
 _PREVIEW = re.compile(r"preview|thumb|lido00451", re.IGNORECASE)
 _YEAR = re.compile(r"^\s*(-?\d{1,4})")
+_IMAGE_TYPE = re.compile(r"image/[a-z0-9.+-]+")
 _TYPE_WORDS = (
     (re.compile(r"\b(book|buch|manuscript|handschrift|document|dokument|letter|brief|text|"
                 r"periodical|zeitschrift|newspaper|zeitung|kirja|asiakirja)", re.I), "TEXT"),
@@ -51,10 +53,34 @@ def _any_namespace(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f"{{*}}{name}" for name in names)
 
 
-def _kids(el: etree._Element, *names: str) -> Iterator[etree._Element]:
-    """Element children with one of the local names, in any namespace or none (lxml filters
-    in C: this is the reader's innermost loop)."""
-    return el.iterchildren(*_any_namespace(names))
+class _Memo(threading.local):
+    """What is known of the elements of the record being mapped (only while to_rdf runs)."""
+
+    # Element children by local name: a record asks ~200 times, often several names of one
+    # element.
+    children: dict[etree._Element, dict[str, list[etree._Element]]] | None = None
+    # The xml:lang in force on an element: LIDO declares it high up, and many values of one
+    # record share their ancestors.
+    langs: dict[etree._Element, str | None] | None = None
+
+
+_memo = _Memo()
+
+
+def _kids(el: etree._Element, *names: str) -> Iterable[etree._Element]:
+    """Element children with one of the local names, in any namespace or none (this is the
+    reader's innermost loop)."""
+    memo = _memo.children
+    if len(names) != 1 or memo is None:
+        return el.iterchildren(*_any_namespace(names))
+    by_name = memo.get(el)
+    if by_name is None:
+        by_name = memo[el] = {}
+        for child in el:
+            tag = child.tag
+            if isinstance(tag, str):
+                by_name.setdefault(tag.rpartition("}")[2], []).append(child)
+    return by_name.get(names[0], ())
 
 
 # Pure, and asked again and again for the same few codes.
@@ -77,11 +103,6 @@ def _text(el: etree._Element) -> str:
     return " ".join("".join(el.itertext()).split())
 
 
-# The xml:lang in force on elements of the record being mapped (emptied for each record):
-# LIDO declares it high up, and many values of one record share their ancestors.
-_LANG_IN_FORCE: dict[etree._Element, str | None] = {}
-
-
 def _lang(el: etree._Element) -> str | None:
     value = el.get(XML_LANG)
     if value is not None:
@@ -89,9 +110,12 @@ def _lang(el: etree._Element) -> str | None:
     parent = el.getparent()
     if parent is None:
         return None
-    if parent in _LANG_IN_FORCE:
-        return _LANG_IN_FORCE[parent]
-    lang = _LANG_IN_FORCE[parent] = xml_lang(parent, _language)
+    memo = _memo.langs
+    if memo is None:
+        return xml_lang(parent, _language)
+    if parent in memo:
+        return memo[parent]
+    lang = memo[parent] = xml_lang(parent, _language)
     return lang
 
 
@@ -103,9 +127,9 @@ def _values(els: Iterable[etree._Element], inherit: bool = True
     for el in els:
         text = _text(el)
         if text:
-            pref = el.get("{http://www.lido-schema.org}pref") or el.get("pref") or ""
+            pref = el.get("{http://www.lido-schema.org}pref") or el.get("pref")
             lang = _lang(el) if inherit else _language(el.get(XML_LANG))
-            (alternate if _ALTERNATE.search(pref) else preferred).append((text, lang))
+            (alternate if pref and _ALTERNATE.search(pref) else preferred).append((text, lang))
     return list(dict.fromkeys(preferred or alternate))
 
 
@@ -350,7 +374,7 @@ class _LidoMapper:
                         continue
                     fmt = link.get("{http://www.lido-schema.org}formatResource") or link.get(
                         "formatResource") or ""
-                    real_type = re.fullmatch(r"image/[a-z0-9.+-]+", fmt) and fmt != "image/iiif"
+                    real_type = _IMAGE_TYPE.fullmatch(fmt) and fmt != "image/iiif"
                     media = fmt if real_type else None
                     score = (0 if preview else 1_000_000) + (width or 0)
                     if best is None or score > best[0]:
@@ -433,7 +457,14 @@ class LidoReader:
     def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:
         """Map one lido:lido element (record.data, or parsed from record.raw) to EDM."""
         lido = record_element(record, is_record=_is_lido, what="lido:lido element")
-        _LANG_IN_FORCE.clear()
+        _memo.children, _memo.langs = {}, {}
+        try:
+            return self._map(lido, record, context)
+        finally:
+            _memo.children = _memo.langs = None
+
+    def _map(self, lido: etree._Element, record: SourceRecord,
+             context: ReadContext) -> RecordDraft:
         local = local_id_of(lido)
         if not local:
             raise RecordRejected("no lidoRecID (and no recordWrap/recordID)")
