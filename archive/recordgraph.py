@@ -155,6 +155,13 @@ class RecordGraph:
                 for o in objects:
                     yield s, p, o
 
+    def subjects_and_types(self, p: ox.NamedNode) -> Iterator[tuple[OxSubject, list[OxTerm]]]:
+        """Every subject with its values of p (its classes, for rdf:type), when it has any."""
+        for s, by_pred in self._index.items():
+            values = by_pred.get(p)
+            if values:
+                yield s, values
+
     def ox_triples(self) -> Triples:
         """Every statement as a pyoxigraph triple (made as the caller iterates)."""
         return Triples(self)

@@ -194,15 +194,24 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 )
 
 
+_CHO = iri(EDM.ProvidedCHO)
+_COMPILED = tuple((iri(cls), check) for cls, check in CHECKS)
+
+
 def record_errors(graph: RecordGraph | Graph) -> list[str]:
     """Every way a record graph breaks the record shape (empty when it conforms)."""
     if isinstance(graph, Graph):
         graph = RecordGraph(graph_to_ox(graph))
     errors: list[str] = []
-    chos = graph.subjects_with(_TYPE, iri(EDM.ProvidedCHO))
+    # One pass over the subjects for the classes every check needs (not one per class).
+    typed: dict[ox.NamedNode, list[OxSubject]] = {}
+    for node, types in graph.subjects_and_types(_TYPE):
+        for cls in types:
+            typed.setdefault(cls, []).append(node)  # type: ignore[arg-type]
+    chos = typed.get(_CHO, [])
     if len(chos) != 1:
         errors.append(f"a record describes exactly one edm:ProvidedCHO (found {len(chos)})")
-    for cls, check in CHECKS:
-        for node in sorted(graph.subjects_with(_TYPE, iri(cls)), key=lambda n: n.value):
+    for cls, check in _COMPILED:
+        for node in sorted(typed.get(cls, ()), key=lambda n: n.value):
             check(graph, node, errors)
     return list(dict.fromkeys(errors))
