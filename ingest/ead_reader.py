@@ -90,13 +90,26 @@ def located_components(el: Any, position: str) -> list[tuple[Any, str]]:
 
 def own_elements(el: Any, *names: str) -> Iterator[Any]:
     """Descendants with the local names, not looking inside nested components."""
-    stack = [c for c in reversed(children(el)) if not is_component(c) and local(c) != "dsc"]
+    stack = _own_children(el)
     while stack:
-        node = stack.pop()
-        if local(node) in names:
+        node, name = stack.pop()
+        if name in names:
             yield node
-        stack.extend(c for c in reversed(children(node))
-                     if not is_component(c) and local(c) != "dsc")
+        stack.extend(_own_children(node))
+
+
+def _own_children(el: Any) -> list[tuple[Any, str]]:
+    # Element children that are not components (nor a dsc), with their local names, last
+    # first (a stack): each name worked out once.
+    found = []
+    for c in el:
+        tag = c.tag
+        if isinstance(tag, str):
+            name = tag.rpartition("}")[2]
+            if name != "dsc" and not COMPONENT.fullmatch(name):
+                found.append((c, name))
+    found.reverse()
+    return found
 
 
 def own_xml(el: Any) -> bytes:
