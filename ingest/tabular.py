@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping as MappingType
+from functools import lru_cache
 from pathlib import Path
 
 from rdflib import URIRef
@@ -14,6 +15,12 @@ from archive.rights import NOT_EVALUATED, normalise_rights
 from archive.vocab import ARCHIVAL_LEVELS, EDM_TYPES, expand_curie
 from ingest.mapping import ColumnMap, Mapping
 from ingest.reader import RecordRejected
+
+
+@lru_cache(maxsize=1024)
+def _property(curie: str) -> URIRef:
+    # Asked once per column per row: made once.
+    return URIRef(expand_curie(curie))
 
 
 def _float(value: str | None, what: str) -> float | None:
@@ -81,7 +88,7 @@ def apply_mapping(minter: Minter, mapping: Mapping, row: MappingType[str, str], 
         values = col.values(cell)
         if not values and col.kind != "place":
             continue
-        prop = URIRef(expand_curie(col.to))
+        prop = _property(col.to)
         try:
             if col.kind == "literal":
                 for v in values:
