@@ -56,9 +56,6 @@ def _any_namespace(names: tuple[str, ...]) -> tuple[str, ...]:
 class _Memo(threading.local):
     """What is known of the elements of the record being mapped (only while to_rdf runs)."""
 
-    # Element children by local name: a record asks ~200 times, often several names of one
-    # element.
-    children: dict[etree._Element, dict[str, list[etree._Element]]] | None = None
     # The xml:lang in force on an element: LIDO declares it high up, and many values of one
     # record share their ancestors.
     langs: dict[etree._Element, str | None] | None = None
@@ -67,20 +64,10 @@ class _Memo(threading.local):
 _memo = _Memo()
 
 
-def _kids(el: etree._Element, *names: str) -> Iterable[etree._Element]:
-    """Element children with one of the local names, in any namespace or none (this is the
-    reader's innermost loop)."""
-    memo = _memo.children
-    if len(names) != 1 or memo is None:
-        return el.iterchildren(*_any_namespace(names))
-    by_name = memo.get(el)
-    if by_name is None:
-        by_name = memo[el] = {}
-        for child in el:
-            tag = child.tag
-            if isinstance(tag, str):
-                by_name.setdefault(tag.rpartition("}")[2], []).append(child)
-    return by_name.get(names[0], ())
+def _kids(el: etree._Element, *names: str) -> Iterator[etree._Element]:
+    """Element children with one of the local names, in any namespace or none (lxml filters
+    in C: this is the reader's innermost loop)."""
+    return el.iterchildren(*_any_namespace(names))
 
 
 # Pure, and asked again and again for the same few codes.
@@ -457,11 +444,11 @@ class LidoReader:
     def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:
         """Map one lido:lido element (record.data, or parsed from record.raw) to EDM."""
         lido = record_element(record, is_record=_is_lido, what="lido:lido element")
-        _memo.children, _memo.langs = {}, {}
+        _memo.langs = {}
         try:
             return self._map(lido, record, context)
         finally:
-            _memo.children = _memo.langs = None
+            _memo.langs = None
 
     def _map(self, lido: etree._Element, record: SourceRecord,
              context: ReadContext) -> RecordDraft:
