@@ -116,7 +116,9 @@ class PrimaryArchive(Archive):
     def sync(self) -> int:
         """Derive queued records; publish a snapshot at start and whenever anything changed."""
         derived = super().sync()
-        if self.derives and (derived or not self._published):
+        # Also after a write made in this process outside the queue (readers must see it).
+        written = self._view is not None and self.rdf.version != self._view[1]
+        if self.derives and (derived or not self._published or written):
             # Read before the snapshot: a write after them makes the view look changed.
             version, stamp = self.rdf.version, index_stamp(self)
             # The store may have changed while no server ran (an ingest that held it).
