@@ -57,9 +57,15 @@ GOAL_MS = 300.0
 
 LUA = """
 -- walk a list of paths (first script argument), round and round; print a JSON summary
+-- with how many answers came from the page cache (X-Page-Cache: hit) and how many were made
+local threads = {}
 local paths = {}
 local idx = 0
-local bad = 0
+hits = 0
+made = 0
+function setup(thread)
+  table.insert(threads, thread)
+end
 function init(args)
   for line in io.lines(args[1]) do
     if #line > 0 then table.insert(paths, line) end
@@ -72,15 +78,21 @@ function request()
   return wrk.format("GET", paths[idx])
 end
 function response(status, headers, body)
-  if status ~= 200 then bad = bad + 1 end
+  local kept = headers["X-Page-Cache"]
+  if kept == "hit" then hits = hits + 1 elseif kept ~= nil then made = made + 1 end
 end
 function done(summary, latency, requests)
+  local h, m = 0, 0
+  for _, thread in ipairs(threads) do
+    h = h + thread:get("hits")
+    m = m + thread:get("made")
+  end
   io.write(string.format(
     'WRKJSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, '
-    .. '"errors": %d, "timeouts": %d}\\n',
+    .. '"errors": %d, "timeouts": %d, "hits": %d, "made": %d}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     summary.errors.connect + summary.errors.read + summary.errors.write
-      + summary.errors.status, summary.errors.timeout))
+      + summary.errors.status, summary.errors.timeout, h, m))
 end
 """
 
@@ -314,6 +326,9 @@ def run_mix(url: str, lists: dict[str, Path], lua: Path, clients: int, seconds: 
             "rps": data["requests"] / (data["duration_us"] / 1e6),
             "p50": data["p50_us"] / 1000, "p99": data["p99_us"] / 1000,
             "errors": data["errors"] + data["timeouts"],
+            # Share of the pages answered from the page cache (None: not a cached kind).
+            "kept": (100 * data["hits"] / (data["hits"] + data["made"])
+                     if data["hits"] + data["made"] else None),
         }
     return results
 
@@ -373,17 +388,18 @@ def main(argv: list[str]) -> int:
                         total = sum(r["rps"] for r in results.values())
                         label = "on" if cache else "off"
                         for kind, r in results.items():
+                            kept = "" if r["kept"] is None else f"{r['kept']:.0f} %"
                             rows.append([workers, label, clients, kind,
                                          split_clients(clients)[kind], r["rps"], r["p50"],
-                                         r["p99"], int(r["errors"])])
+                                         r["p99"], kept, int(r["errors"])])
                             if kind == "search" and clients == max_clients:
                                 search_p99_at_max.setdefault(cache, []).append(r["p99"])
-                        rows.append([workers, label, clients, "all", clients, total, "", "",
+                        rows.append([workers, label, clients, "all", clients, total, "", "", "",
                                      f"load {load_before:.1f}"])
     print_table(f"Web front end under load ({args.records:,} records, wrk on 127.0.0.1, "
                 f"{args.seconds} s per run after a warm-up pass, {args.mix} URL mix)",
                 ["workers", "page cache", "clients", "kind", "connections", "requests/s",
-                 "p50 ms", "p99 ms", "errors"], rows)
+                 "p50 ms", "p99 ms", "from cache", "errors"], rows)
     verdicts = {}
     for cache, p99s in search_p99_at_max.items():
         best = min(p99s)
