@@ -1256,14 +1256,24 @@ def _next_inventory(
     manifest: dict[str, list[str]] = dict(previous["manifest"]) if previous else {}
     to_copy: dict[str, tuple[str, str]] = {}
     state: dict[str, list[str]] = {}
+    added: dict[str, str] = {}  # digest -> the logical path its content file is stored for
     for logical_path in sorted(new_state):
         digest = new_state[logical_path]
         state.setdefault(digest, []).append(logical_path)
-        if digest not in manifest:
-            # Forward-delta: only content not already in the object is stored again.
-            content_path = f"{version}/{CONTENT_DIRECTORY}/{logical_path}"
-            manifest[digest] = [content_path]
-            to_copy[content_path] = (logical_path, digest)
+        # Forward-delta: only content not already in the object is stored again.
+        if digest not in manifest and digest not in added:
+            added[digest] = logical_path
+    # Content files sit directly in the content directory, by their file names, when those
+    # are distinct (OCFL lets content paths differ from logical paths; the manifest maps
+    # them): no directory to create per logical folder, and each costs ~0.2 ms of system time
+    # on ext4 here. Otherwise the logical paths are mirrored.
+    names = [path.rsplit("/", 1)[-1] for path in added.values()]
+    flat = len(set(names)) == len(names)
+    for digest, logical_path in added.items():
+        content_path = (f"{version}/{CONTENT_DIRECTORY}/"
+                        f"{logical_path.rsplit('/', 1)[-1] if flat else logical_path}")
+        manifest[digest] = [content_path]
+        to_copy[content_path] = (logical_path, digest)
     versions = dict(previous["versions"]) if previous else {}
     versions[version] = {**metadata, "state": state}
     inventory = {

@@ -121,9 +121,10 @@ def _init_worker(reader_name: str, base_url: str, provider: str,
                    provider=provider, version=-1, options={}, staging=staging, storage=storage)
 
 
-def _map_chunk(version: int, options: bytes, items: list[SourceRecord]
+def _map_chunk(version: int, options: bytes, chunk: bytes
                ) -> tuple[list[_Result], list[str]]:
     """Map a chunk in a worker; returns per-record results and the context's new warnings."""
+    items: list[SourceRecord] = pickle.loads(chunk)  # noqa: S301 - our own parent wrote it
     if _worker["version"] != version:
         _worker["options"] = pickle.loads(options)  # noqa: S301 - our own parent wrote it
         _worker["version"] = version
@@ -176,6 +177,7 @@ class RecordMapper:
                                      Future[tuple[list[_Result], list[str]]]]] = deque()
         self._version = 0
         self._options_sent: bytes = b""
+        self._strip = False  # records go without their parsed data (see _travels)
         self.in_workers = 0  # records mapped in the pool (for reports and tests)
 
     def feed(self, item: SourceRecord | Rejection) -> Iterator[Mapped | Rejection]:
@@ -239,6 +241,13 @@ class RecordMapper:
                               self.staging))
         return bool(self._usable)
 
+    @staticmethod
+    def _pickled(records: list[SourceRecord]) -> bytes | None:
+        try:
+            return pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+        except (TypeError, AttributeError, pickle.PicklingError):
+            return None
+
     def _options(self) -> bytes | None:
         try:
             return pickle.dumps(self.context.options)
@@ -248,13 +257,22 @@ class RecordMapper:
     def _submit(self) -> None:
         assert self._pool is not None
         chunk, self._pending = self._pending, []
-        records: list[SourceRecord] = []
-        for entry in chunk:
-            if isinstance(entry, SourceRecord):
-                sent = self._travels(entry)
-                if sent is None:
+        records = [entry for entry in chunk if isinstance(entry, SourceRecord)]
+        # Pickled here, once: the whole chunk as it is, or (once a record needed it) every
+        # record without its parsed data; record by record only when that fails.
+        payload = self._pickled([replace(r, data=None) for r in records] if self._strip
+                                else records)
+        if payload is None:
+            sent: list[SourceRecord] = []
+            for entry in records:
+                travelling = self._travels(entry)
+                if travelling is None:
                     raise RuntimeError(f"{entry.position}: this record cannot go to a worker")
-                records.append(sent)
+                self._strip = self._strip or travelling is not entry
+                sent.append(travelling)
+            payload = self._pickled(sent)
+            if payload is None:
+                raise RuntimeError("a chunk of records cannot go to a worker")
         # Readers may change their options while reading (a folder names its mapping).
         options = self._options()
         if options is None:
@@ -262,7 +280,7 @@ class RecordMapper:
         if options != self._options_sent:
             self._version += 1
             self._options_sent = options
-        future = self._pool.submit(_map_chunk, self._version, options, records)
+        future = self._pool.submit(_map_chunk, self._version, options, payload)
         self._in_flight.append((chunk, future))
 
     def _collect(self) -> Iterator[Mapped | Rejection]:

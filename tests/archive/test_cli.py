@@ -73,7 +73,7 @@ def test_storage_is_valid_ocfl_after_ingest(runner, sample_source: Path) -> None
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("is VALID") == 4
     # The validator is not a rubber stamp: a changed byte makes it fail.
-    stored = next(root.rglob("v1/content/source/record.csv"))
+    stored = next(root.rglob("v1/content/record.csv"))
     stored.write_bytes(stored.read_bytes() + b"x")
     broken = ocfl_validate(root)
     assert broken.returncode == 1
@@ -85,9 +85,9 @@ def test_fixity_finds_changed_missing_and_untracked(runner, sample_source: Path)
     clean = runner.invoke("fixity")
     assert clean.exit_code == 0, clean.output
     storage = runner.settings.storage_root
-    image = next(storage.rglob("v1/content/files/I1.jpg"))
+    image = next(storage.rglob("v1/content/I1.jpg"))
     image.write_bytes(image.read_bytes()[:-10] + b"0123456789")
-    source = next(storage.rglob("v1/content/files/I2.png"))
+    source = next(storage.rglob("v1/content/I2.png"))
     source.unlink()
     (image.parent / "stray.txt").write_text("who put this here?")
     result = runner.invoke("fixity", "--json")

@@ -337,6 +337,23 @@ def test_root_made_with_three_tuples_keeps_them(tmp_path: Path) -> None:
     assert_valid_root(store.root)
 
 
+def test_content_files_by_name_unless_names_collide(storage: Storage) -> None:
+    """Content files sit directly in content/ by file name; colliding names mirror paths."""
+    storage.write("flat", {"metadata/record.ttl": b"r", "source/record.csv": b"s"}, message="m")
+    storage.write("deep", {"a/x.txt": b"1", "b/x.txt": b"2"}, message="m")
+    storage.write("flat", {"metadata/record.ttl": b"r2", "source/record.csv": b"s"},
+                  message="m")
+    object_dir = storage.content_path("flat", "source/record.csv").parents[2]
+    assert storage.content_path("flat", "source/record.csv") == object_dir / "v1/content/record.csv"
+    assert storage.content_path("flat", "metadata/record.ttl") == object_dir / "v2/content/record.ttl"
+    assert storage.read("flat", "metadata/record.ttl", "v1") == b"r"
+    assert storage.content_path("deep", "a/x.txt").as_posix().endswith("v1/content/a/x.txt")
+    assert storage.read("deep", "b/x.txt") == b"2"
+    assert storage.fixity().ok()
+    result = run_validator_cli(storage.root)
+    assert result.returncode == 0 and "[E" not in result.stdout, result.stdout + result.stderr
+
+
 def test_readable_id_in_directory_name(storage: Storage) -> None:
     storage.write("photo-1923_001", {"a.txt": b"a"}, message="m")
     [object_dir] = object_dirs(storage.root)
