@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,11 @@ KEPT_HEADERS = ("Content-Type", "Link", "Vary", "Content-Security-Policy")
 LARGEST_SHARE = 8
 # Names this process in tokens that are not shared (a pid alone may be reused).
 _PROCESS_NONCE = secrets.token_hex(8)
+# How long a worker waits for another's write to the cache before going without it (s).
+LOCK_WAIT_SECONDS = 2.0
+# The cache failing (disk full, a lock held too long) costs a render, never the page.
+_CACHE_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,18 +88,26 @@ class PageCache:
         # Least recently *stored* out first: a least-recently-used policy would write to
         # SQLite on every hit, and hits are the common case.
         self._cache = diskcache.Cache(str(directory), size_limit=max_bytes,
-                                      eviction_policy="least-recently-stored")
+                                      eviction_policy="least-recently-stored",
+                                      timeout=LOCK_WAIT_SECONDS)
 
     def get(self, key: str) -> CachedPage | None:
-        """The page kept under key, or None."""
-        data = self._cache.get(key)
+        """The page kept under key, or None (also when the cache cannot be read)."""
+        try:
+            data = self._cache.get(key)
+        except _CACHE_ERRORS:
+            _log.warning("page cache unreadable; rendering instead", exc_info=True)
+            return None
         return None if data is None else CachedPage.decode(data)
 
     def put(self, key: str, page: CachedPage) -> None:
         """Keep a page; the oldest ones go when the folder outgrows the bound."""
         if len(page.body) * LARGEST_SHARE > self.max_bytes:
             return
-        self._cache.set(key, page.encode())
+        try:
+            self._cache.set(key, page.encode())
+        except _CACHE_ERRORS:
+            _log.warning("page cache unwritable; page not kept", exc_info=True)
 
     def clear(self) -> None:
         """Forget every page (when what pages are made from changed outside the data)."""

@@ -165,3 +165,17 @@ def test_a_page_kept_by_one_process_is_read_by_another(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout
     assert out == "<p>页面 ✓</p>".encode() + b"e1" + repr((("Content-Type", "text/html"),)).encode()
     cache.close()
+
+
+def test_the_cache_folder_is_derived_and_safe_to_delete(app: Flask) -> None:
+    """Deleting the folder while the server runs costs renders, never a wrong or failed page."""
+    import shutil
+
+    client = app.test_client()
+    folder = app.extensions["memoria_page_cache"].directory
+    first = get(client, "/search?q=Merced")
+    assert first[:2] == (200, "miss") and folder.is_dir() and any(folder.iterdir())
+    shutil.rmtree(folder)
+    for _ in range(2):
+        status, _, etag, body = get(client, "/search?q=Merced")
+        assert (status, etag, body) == (200, first[2], first[3])
