@@ -8,6 +8,7 @@ import re
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,9 @@ _YEAR_OFFSET = 1_000_000
 # then checked exactly against lat/lon; boxes wider than this many cells skip the narrowing.
 GEO_PREFILTER = "geo_box_cell"
 _MAX_PREFILTER_CELLS = 64
+# Threads counting facet passes of a query side by side (the machine this is made for has two
+# cores; more threads would only queue).
+FACET_THREADS = 2
 # Bumped whenever the fields or their analysis change: an index built by another version is
 # refused with a message to rebuild instead of answering wrongly.
 SCHEMA_VERSION = 5
@@ -198,6 +202,7 @@ class TantivyBackend:
         # (and the counts of a facet without its own choices) repeat across requests.
         # Counts of one pass each (a query makes one, plus one per facet with choices).
         self.facet_cache: FacetCache[dict[str, dict[str, int]]] = FacetCache(size=2048)
+        self._facet_pool: ThreadPoolExecutor | None = None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -335,8 +340,20 @@ class TantivyBackend:
             self._generation += 1
 
     def close(self) -> None:
-        """Release the index files."""
+        """Release the index files and the facet threads."""
         self._index = None
+        if self._facet_pool is not None:
+            self._facet_pool.shutdown(wait=True)
+            self._facet_pool = None
+
+    def _pool(self) -> ThreadPoolExecutor:
+        # Tantivy releases the GIL while it aggregates, so the counting passes and the hits
+        # of one query run on both cores side by side (made on first use, not at import).
+        with self._lock:
+            if self._facet_pool is None:
+                self._facet_pool = ThreadPoolExecutor(FACET_THREADS,
+                                                      thread_name_prefix="tantivy-facets")
+            return self._facet_pool
 
     def state_token(self) -> tuple[Any, ...]:
         """A value that changes whenever searches may answer differently (for caches above)."""
@@ -446,12 +463,14 @@ class TantivyBackend:
         base = text_must + self._base_filters(query)
         full = self._combine(base + self._facet_filters(query), should)
         total = _count(searcher.search(full, 1, count=True)) if query.size == 0 else None
+        # The facet passes start first and count while this thread finds the hits.
+        counting = self._start_passes(searcher, query, base) if query.facets else []
         hits: list[Hit] = []
         if query.size:
             hits, total = self._page(searcher, full, query)
             if query.highlight and query.text.strip():
                 hits = self._highlight(searcher, full, hits)
-        facets = self._facets(searcher, query, base) if query.facets else []
+        facets = self._facets(query, counting) if query.facets else []
         return SearchResult(hits=hits, total=total or 0, facets=facets)
 
     def _page(self, searcher: tantivy.Searcher, q: tantivy.Query, query: SearchQuery
@@ -548,27 +567,33 @@ class TantivyBackend:
             out.append(Hit(hit.id, hit.score, marks, hit.sort_values, hit.source, hit.address))
         return out
 
-    def _facets(self, searcher: tantivy.Searcher, query: SearchQuery,
-                base: list[tantivy.Query]) -> list[FacetResult]:
-        counts = self._passes(searcher, query, base)
+    def _facets(self, query: SearchQuery, counting: list[Future[dict[str, dict[str, int]]]]
+                ) -> list[FacetResult]:
+        counts: dict[str, dict[str, int]] = {}
+        for future in counting:
+            counts.update(future.result())
         return [FacetResult(f.name, finish_buckets(f, counts.get(f.name, {}),
                                                    selected_keys(query, f.name)))
                 for f in facet_defs()]
 
-    def _passes(self, searcher: tantivy.Searcher, query: SearchQuery,
-                base: list[tantivy.Query]) -> dict[str, dict[str, int]]:
-        counts: dict[str, dict[str, int]] = {}
-        # Facets without a choice share one aggregation over every filter; a facet with
+    def _start_passes(self, searcher: tantivy.Searcher, query: SearchQuery,
+                      base: list[tantivy.Query]) -> list[Future[dict[str, dict[str, int]]]]:
+        # Facets without a choice share aggregations over every filter; a facet with
         # choices is counted without its own, so its other values stay visible (OR). Each
         # pass intersects term postings, so it costs what it matches; one aggregation with a
         # filter bucket per choice cost more (each bucket's filter walks the whole index) and
         # lost values tied at the cut of high-cardinality facets. Each pass is cached on its
         # own: a facet's counts without its choice are the same for every choice of it (a
-        # browse page going from one provider to the next counts providers once).
+        # browse page going from one provider to the next counts providers once). The
+        # facets without a choice are split in two passes so that a query with no choices
+        # (the common case) still counts on both cores.
         state = self._state(searcher)
         plain = tuple(f for f in facet_defs() if not selected_keys(query, f.name))
-        passes: list[tuple[tuple[FacetDef, ...], str | None]] = [(plain, None)] if plain else []
+        passes: list[tuple[tuple[FacetDef, ...], str | None]] = [
+            (group, None) for group in (plain[0::2], plain[1::2]) if group]
         passes += [((f,), f.name) for f in facet_defs() if selected_keys(query, f.name)]
+        pool = self._pool()
+        counting = []
         for facets, skip in passes:
             key = (_filter_key(query, skip), tuple(f.name for f in facets))
 
@@ -577,8 +602,8 @@ class TantivyBackend:
                 q = self._combine(base + self._facet_filters(query, skip=skip))
                 return self._aggregate(searcher, q, list(facets))
 
-            counts.update(self.facet_cache.get(state, key, compute))
-        return counts
+            counting.append(pool.submit(self.facet_cache.get, state, key, compute))
+        return counting
 
     def _meta_stamp(self) -> tuple[int, int]:
         try:
