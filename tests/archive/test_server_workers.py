@@ -97,24 +97,9 @@ def _get(url: str) -> tuple[int, bytes]:
 @pytest.mark.slow
 def test_two_workers_serve_and_see_a_record_ingested_meanwhile(tmp_path: Path) -> None:
     """With 2 workers every answer is right, and a record ingested later reaches them all."""
-    home, port = tmp_path / "home", _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MEMORIA_HOME": str(home), "MEMORIA_FSYNC": "no",
-           "MEMORIA_BASE_URL": base, "MEMORIA_WORKERS": "2"}
-    (tmp_path / "map.toml").write_text(MAPPING, encoding="utf-8")
-    (tmp_path / "a.csv").write_text("id,parent,title\nF,,Fonds\nF-1,F,First thing\n"
-                                    "F-2,F,Second thing\n", encoding="utf-8")
-    subprocess.run([str(MEMORIA), "ingest", str(tmp_path / "a.csv"), "--mapping",
-                    str(tmp_path / "map.toml")], env=env, check=True, capture_output=True)
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen([str(MEMORIA), "serve", "--port", str(port)], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    home = tmp_path / "home"
+    proc, base, env = _serve(tmp_path, workers=2)
     try:
-        deadline = time.monotonic() + 120
-        while _get(f"{base}/healthz")[0] != 200:
-            assert proc.poll() is None and time.monotonic() < deadline, \
-                (tmp_path / "serve.log").read_text()[-3000:]
-            time.sleep(0.3)
         # Requests land on both workers; every one sees the RDF store (children come from it).
         for _ in range(30):
             status, body = _get(f"{base}/item/w-F.json")
@@ -141,7 +126,6 @@ def test_two_workers_serve_and_see_a_record_ingested_meanwhile(tmp_path: Path) -
     finally:
         proc.terminate()
         proc.wait(30)
-        log.close()
 
 
 def _serve(tmp_path: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
