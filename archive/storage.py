@@ -506,15 +506,12 @@ class Storage:
         if _lock_shard(key) not in locks:
             locks[_lock_shard(key)] = self._lock_object(key)
         inventory = self._inventory_under_lock(object_dir, record_id)
-        if ahead is not None:
-            if inventory is None:
-                return _Commit(record_id, key, object_dir, "v1", ahead.algorithm,
-                               ahead.inventory, ahead.sidecar, {}, True,
-                               self.work_dir / "staging" / ahead.stage)
-            # Made by another writer meanwhile: the staged copy is left to its area.
-            algorithm = inventory["digestAlgorithm"]
-            new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir,
-                                             request.digests)
+        if ahead is not None and inventory is None:
+            return _Commit(record_id, key, object_dir, "v1", ahead.algorithm, ahead.inventory,
+                           ahead.sidecar, {}, True, self.work_dir / "staging" / ahead.stage)
+        # An object made by another writer meanwhile is planned as usual (its staged copy is
+        # left to its area): ahead.state holds these bytes' digests in this storage's
+        # algorithm, and they are made again below only if the object uses another.
         if inventory is not None and inventory["digestAlgorithm"] != algorithm:
             algorithm = inventory["digestAlgorithm"]
             new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir,
@@ -971,21 +968,16 @@ class Storage:
     def _remove_area_if_abandoned(self, area: Path) -> None:
         """Delete a staging area (objects staged ahead) whose owner is gone."""
         lock_file = self.work_dir / "locks" / f"area-{area.name[: -len(AREA_SUFFIX)]}.lock"
-        try:
-            fd = os.open(lock_file, os.O_RDWR)
-        except FileNotFoundError:
-            fd = None  # its owner removes the area before the lock file: the owner is gone
-        if fd is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                return  # a live writer owns it
+        # A missing lock file means the owner is gone (it removes the area before the lock
+        # file); taking the lock makes it again, and it goes with the area.
+        lock = _try_flock(lock_file)
+        if lock is None:
+            return  # a live writer owns it
         try:
             shutil.rmtree(area, ignore_errors=True)
             lock_file.unlink(missing_ok=True)
         finally:
-            _release(fd)
+            _release(lock)
 
     # ------------------------------------------------------------------ helpers
 
