@@ -310,10 +310,9 @@ class Archive:
         existed = self.storage.exists(rid)
         files[PROVENANCE_PATH], prov_nquads = self._provenance_files(rid, provenance)
         self.state.mark_pending(rid)
-        result = self.storage.write(
-            rid, files, message=f"ingest batch {provenance.batch_id} ({provenance.position})",
-            user_name=f"memoria {provenance.reader}",
-        )
+        request = _write_request(rid, files, provenance)  # the version's message and user
+        result = self.storage.write(rid, files, message=request.message,
+                                    user_name=request.user_name)
         # Derive from the very bytes just stored (no re-read of the files written above).
         derived = self._derive(rid, self._statements(files[RECORD_PATH], prov_nquads))
         if not pyramids_built:
