@@ -90,17 +90,12 @@ def snapshots_for(settings: Settings) -> Snapshots:
 def index_stamp(archive: Archive) -> tuple[int, int, int] | None:
     """The search index's committed state as every process sees it (None: not knowable).
 
-    Tantivy rewrites meta.json at each commit, so its stamp names a state in any process;
-    Elasticsearch has no such file (and no cheap equivalent).
+    Tantivy's commit stamp names a state in any process; Elasticsearch has no such stamp
+    (and no cheap equivalent).
     """
     backend = archive.index.backend if archive.index is not None else None
-    if getattr(backend, "name", None) != "tantivy":
-        return None
-    try:
-        meta = (archive.settings.index_dir / "meta.json").stat()
-    except OSError:
-        return None
-    return (meta.st_mtime_ns, meta.st_size, meta.st_ino)
+    commit_stamp = getattr(backend, "commit_stamp", None)
+    return None if commit_stamp is None else commit_stamp()
 
 
 class PrimaryArchive(Archive):

@@ -605,12 +605,20 @@ class TantivyBackend:
             counting.append(pool.submit(self.facet_cache.get, state, key, compute))
         return counting
 
-    def _meta_stamp(self) -> tuple[int, int]:
+    def commit_stamp(self) -> tuple[int, int, int] | None:
+        """The last commit as every process sees it: meta.json's mtime, size and inode.
+
+        Tantivy rewrites meta.json at each commit; None while there is none.
+        """
         try:
             meta = (self.path / "meta.json").stat()
         except OSError:
-            return (0, 0)
-        return (meta.st_mtime_ns, meta.st_size)
+            return None
+        return (meta.st_mtime_ns, meta.st_size, meta.st_ino)
+
+    def _meta_stamp(self) -> tuple[int, int]:
+        stamp = self.commit_stamp()
+        return (0, 0) if stamp is None else stamp[:2]
 
     def _state(self, searcher: tantivy.Searcher) -> tuple[Any, ...]:
         # Another process may commit: its meta.json changes, and so does what we count.
