@@ -268,9 +268,9 @@ class ElasticsearchBackend:
 
     # -- queries -------------------------------------------------------------------------
 
-    def _text_query(self, text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _text_query(self, text: str) -> list[dict[str, Any]]:
+        """Each clause must match in a title or description of its language or other_text."""
         must: list[dict[str, Any]] = []
-        should: list[dict[str, Any]] = []
         for clause in query_clauses(text):
             if not _HAS_WORD.search(clause):
                 continue
@@ -282,7 +282,7 @@ class ElasticsearchBackend:
                 {"match_phrase": {f: {"query": clause, "zero_terms_query": "none",
                                       "boost": FIELD_BOOST.get(f, 1.0)}}}
                 for f in fields], "minimum_should_match": 1}})
-        return must, should
+        return must
 
     def _facet_filter(self, facet: FacetDef, keys: Iterable[str]) -> dict[str, Any]:
         keys = sorted(set(keys))
@@ -325,13 +325,12 @@ class ElasticsearchBackend:
             {k: r[k] for k in ("key", "from", "to") if k in r} for r in f.ranges]}}
 
     def _hits_body(self, query: SearchQuery, track_total: bool) -> dict[str, Any]:
-        must, should = self._text_query(query.text)
+        must = self._text_query(query.text)
         # The facet choices filter the hits directly (filter context, cached bitsets); the
         # counts that must ignore them come from the separate aggregation request.
         body: dict[str, Any] = {
             "query": {"bool": {"must": must or [{"match_all": {}}],
-                               "filter": self._base_filters(query) + self._facet_filters(query),
-                               "should": should}},
+                               "filter": self._base_filters(query) + self._facet_filters(query)}},
             "track_total_hits": track_total,
             "size": query.size,
             "_source": True,
@@ -375,7 +374,7 @@ class ElasticsearchBackend:
         # choices sit in the query, not in filter aggregations, so Lucene intersects them
         # with the words from the rarest side instead of testing every document the words
         # match. No scores: the shard request cache keeps each answer until the next refresh.
-        must, _should = self._text_query(query.text)
+        must = self._text_query(query.text)
         base = must + self._base_filters(query)
         chosen = {name for name, keys in query.filters.items() if keys}
         bodies = [] if shared_in_hits else [{
@@ -403,7 +402,7 @@ class ElasticsearchBackend:
 
     def _shared_in_hits(self, query: SearchQuery) -> bool:
         """Whether the hits request also counts the facets without a choice (see search)."""
-        return bool(query.facets and query.size and self._text_query(query.text)[0])
+        return bool(query.facets and query.size and self._text_query(query.text))
 
     def search(self, query: SearchQuery) -> SearchResult:
         """Run a query: text AND year span AND box AND facet choices; facets without their own."""
@@ -458,7 +457,7 @@ class ElasticsearchBackend:
         return int(self.client.count(index=self.alias, query=self._filtered(query)).body["count"])
 
     def _filtered(self, query: SearchQuery) -> dict[str, Any]:
-        must, _ = self._text_query(query.text)
+        must = self._text_query(query.text)
         return {"bool": {"must": must or [{"match_all": {}}],
                          "filter": self._base_filters(query) + self._facet_filters(query)}}
 

@@ -380,7 +380,7 @@ class TantivyBackend:
             return tantivy.Query.term_query(self._schema, field, tokens[0])
         return tantivy.Query.phrase_query(self._schema, field, list[str | tuple[int, str]](tokens))
 
-    def _text_query(self, text: str) -> tuple[list[tantivy.Query], list[tantivy.Query]]:
+    def _text_query(self, text: str) -> list[tantivy.Query]:
         """Each clause must match in a title or description of its language or other_text."""
         must: list[tantivy.Query] = []
         for clause in query_clauses(text):
@@ -395,7 +395,7 @@ class TantivyBackend:
             if subs:
                 must.append(tantivy.Query.boolean_query([(tantivy.Occur.Should, q)
                                                          for q in subs]))
-        return must, []
+        return must
 
     def _range(self, field: str, lo: float | None, hi: float | None,
                hi_inclusive: bool = False) -> tantivy.Query:
@@ -444,13 +444,10 @@ class TantivyBackend:
                 ]))
         return out
 
-    def _combine(self, must: list[tantivy.Query], should: Sequence[tantivy.Query] = ()
-                 ) -> tantivy.Query:
+    def _combine(self, must: list[tantivy.Query]) -> tantivy.Query:
         if not must:
             must = [tantivy.Query.all_query()]
-        clauses = [(tantivy.Occur.Must, q) for q in must]
-        clauses += [(tantivy.Occur.Should, q) for q in should]
-        return tantivy.Query.boolean_query(clauses)
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in must])
 
     def _facet_filters(self, query: SearchQuery, skip: str | None = None) -> list[tantivy.Query]:
         return [self._facet_filter(facet_by_name(name), keys)
@@ -459,9 +456,9 @@ class TantivyBackend:
     def search(self, query: SearchQuery) -> SearchResult:
         """Run a query: text AND year span AND box, facet choices as a post filter."""
         searcher = self._searcher()
-        text_must, should = self._text_query(query.text)
+        text_must = self._text_query(query.text)
         base = text_must + self._base_filters(query)
-        full = self._combine(base + self._facet_filters(query), should)
+        full = self._combine(base + self._facet_filters(query))
         total = _count(searcher.search(full, 1, count=True)) if query.size == 0 else None
         # The facet passes start first and count while this thread finds the hits.
         counting = self._start_passes(searcher, query, base) if query.facets else []
@@ -636,7 +633,7 @@ class TantivyBackend:
         return _count(searcher.search(self._filtered(query), 1, count=True))
 
     def _filtered(self, query: SearchQuery) -> tantivy.Query:
-        text_must, _ = self._text_query(query.text)
+        text_must = self._text_query(query.text)
         return self._combine(text_must + self._base_filters(query) + self._facet_filters(query))
 
     def term_counts(self, query: SearchQuery, field: str, keys: Sequence[str] | None = None,
