@@ -24,7 +24,12 @@ from typing import Any
 import pytest
 
 from archive.storage import Storage, StorageError, WriteRequest
-from tests.archive.test_storage import assert_recovered, object_dirs, run_validator_cli
+from tests.archive.test_storage import (
+    assert_recovered,
+    assert_validator_cli_passes,
+    object_dirs,
+    run_validator_cli,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 # id -> versions already stored before the crashing group writes one more.
@@ -136,8 +141,7 @@ def test_write_many_writes_each_object_like_write(tmp_path: Path) -> None:
     again = storage.write_many(group_requests())
     assert [r.changed for r in again] == [False] * len(GROUP)
     assert_recovered(tmp_path / "root", tmp_path / "work")
-    result = run_validator_cli(tmp_path / "root")
-    assert result.returncode == 0 and "[E" not in result.stdout, result.stdout + result.stderr
+    assert_validator_cli_passes(tmp_path / "root")
 
 
 def test_objects_staged_ahead_are_published_as_write_many_would_write_them(
@@ -161,8 +165,7 @@ def test_objects_staged_ahead_are_published_as_write_many_would_write_them(
         assert [(v.version, v.message, v.user_name) for v in storage.versions(record_id)] == [
             (v.version, v.message, v.user_name) for v in plain.versions(record_id)]
     assert_recovered(tmp_path / "root", tmp_path / "work")
-    result = run_validator_cli(tmp_path / "root")
-    assert result.returncode == 0 and "[E" not in result.stdout, result.stdout + result.stderr
+    assert_validator_cli_passes(tmp_path / "root")
 
 
 def test_an_object_made_meanwhile_is_updated_not_replaced_by_its_staged_copy(
@@ -290,8 +293,7 @@ def test_kill_9_during_group_writes_never_leaves_a_mix(tmp_path: Path) -> None:
             meta = json.loads(storage.read(record_id, "meta.json"))
             expected = loop_state(meta["round"], meta["step"], number)
             assert storage.state(record_id) == digests(expected)
-    result = run_validator_cli(root)
-    assert result.returncode == 0 and "[E" not in result.stdout, result.stdout + result.stderr
+    assert_validator_cli_passes(root)
 
 
 if __name__ == "__main__":
