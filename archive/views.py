@@ -212,38 +212,28 @@ def title_of(g: Graph, cho: Node, preferred: list[str]) -> str:
 
 def _child_rows(archive: Archive, rid: str, preferred: list[str],
                 limit: int = MAX_CHILDREN) -> list[dict[str, Any]]:
-    """The records directly below `rid` with their titles, in one query (no call per child)."""
+    """The records directly below `rid` with their titles: Archive.children's order, titles
+    read from the store's index (no call per child into the record itself)."""
     if not archive.derives:
         return []
-    parent = archive.minter.item(rid)
-    rows = archive.rdf.query(
-        "PREFIX dcterms: <http://purl.org/dc/terms/> "
-        "PREFIX dc: <http://purl.org/dc/elements/1.1/> "
-        "PREFIX mem: <https://w3id.org/memoria/ns#> "
-        f"SELECT ?child ?order ?title WHERE {{ ?child dcterms:isPartOf <{parent}> . "
-        "OPTIONAL { ?child mem:order ?order } OPTIONAL { ?child dc:title ?title } } "
-        "ORDER BY ?order ?child"
-    )
-    found: dict[str, dict[str, Any]] = {}
-    titles: dict[str, list[Literal]] = {}
-    for row in rows:  # type: ignore[union-attr]
-        child_id = archive.minter.record_id_of(row["child"].value)
-        if not child_id:
-            continue
-        if child_id not in found:
-            if len(found) >= limit:
-                continue
-            order = row["order"]
-            found[child_id] = {"id": child_id,
-                               "order": int(order.value) if order is not None else None}
-        title = row["title"]
-        if title is not None:
-            titles.setdefault(child_id, []).append(
-                Literal(title.value, lang=title.language or None))
-    for child_id, child in found.items():
-        chosen = pick_language(titles.get(child_id, []), preferred)
-        child["title"] = str(chosen) if chosen is not None else child_id
-    return list(found.values())
+    # Most records have no parts: one index lookup says so, and the parts kept by
+    # Archive.children stay for the parents item pages ask about (previous / next).
+    parent = ox.NamedNode(archive.minter.item(rid))
+    if next(archive.rdf.store.quads_for_pattern(None, _OX["part_of"], parent, None), None) is None:
+        return []
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for child_id, order in archive.children(rid):
+        if child_id in seen:
+            continue  # a part with two orders is listed once, at the first
+        if len(rows) >= limit:
+            break
+        seen.add(child_id)
+        texts = title_texts(archive, child_id)
+        chosen = pick_language(texts.get("title", []), preferred)
+        rows.append({"id": child_id, "order": order,
+                     "title": str(chosen) if chosen is not None else child_id})
+    return rows
 
 
 def pick_title(texts: dict[str, list[Literal]], preferred: list[str], fallback: str) -> str:
