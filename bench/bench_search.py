@@ -1,6 +1,7 @@
 """Search backends side by side: indexing docs/s, size, memory, and p50/p99 per query kind.
 
-Run: .venv/bin/python -m bench.bench_search [N ...] [--no-es] [--queries Q]
+Run: .venv/bin/python -m bench.bench_search [N ...] [--no-es] [--no-tantivy] [--keep-es]
+     [--queries Q]
 Each N (default 100000) is generated once and loaded into both backends, then timed on four
 query kinds: (a) a keyword plus five facet choices, (b) a facet-only browse, (c) a Chinese
 keyword, (d) a date range plus a geo box. Titles, descriptions and keywords are real English,
@@ -9,7 +10,9 @@ Spanish and Chinese words from the shared corpus drawn with their corpus frequen
 all facets and (with text) highlights; facet-count caches are cleared before each timed
 pass, so only repeats within the pass (as on a real browse page) are served from them.
 Elasticsearch is measured when MEMORIA_ES_URL (default http://127.0.0.1:9200) answers;
-start it with scripts/es.sh start.
+start it with scripts/es.sh start. --keep-es keeps the Elasticsearch index of N documents
+(alias memoria-benchkeep-N) and reuses it in later runs while it was built from the same
+es-index.json and segment count (no indexing figures then), for query-only iterations.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from bench.common import percentile, print_table
 from bench.search_text import corpus_vocabularies, han_keyword, han_text, words_from
 from search.backend import BBox, SearchBackend, SearchQuery, Sort
 from search.document import fold, geo_cell, suggest_words
-from search.es_backend import ElasticsearchBackend
+from search.es_backend import ElasticsearchBackend, schema_stamp
 from search.tantivy_backend import TantivyBackend
 
 SUBJECTS = [f"subject {i}" for i in range(300)]
@@ -162,20 +165,24 @@ def time_queries(backend: SearchBackend, qs: list[SearchQuery],
     return times
 
 
-def measure(backend: SearchBackend, docs: list[dict[str, Any]],
+def measure(backend: SearchBackend, docs: list[dict[str, Any]] | int,
             load: Callable[[Iterable[dict[str, Any]]], int], size_bytes: Callable[[], int],
             n_queries: int, server_pid: int | None = None) -> dict[str, Any]:
-    """Index the docs, then time every query kind; one result row as a dict."""
+    """Index the docs (a number: reuse the index holding that many), then time every query
+    kind; one result row as a dict."""
     rss0 = _rss_kb()
     _reset_peak()
     if server_pid:
         _reset_peak(server_pid)
-    start = time.perf_counter()
-    load(docs)
-    backend.refresh()
-    index_s = time.perf_counter() - start
-    assert backend.count() == len(docs), (backend.count(), len(docs))
-    row: dict[str, Any] = {"docs": len(docs), "docs/s": len(docs) / index_s,
+    n = docs if isinstance(docs, int) else len(docs)
+    index_s = float("nan")
+    if not isinstance(docs, int):
+        start = time.perf_counter()
+        load(docs)
+        backend.refresh()
+        index_s = time.perf_counter() - start
+    assert backend.count() == n, (backend.count(), n)
+    row: dict[str, Any] = {"docs": n, "docs/s": n / index_s,
                            "index s": index_s, "size MB": size_bytes() / 1e6}
     for kind in KINDS:
         qs, warm_up = queries(kind, n_queries), queries(kind, 10, seed=8)
@@ -201,35 +208,56 @@ def _es_pid(es: ElasticsearchBackend) -> int | None:
     return int(pid) if pid and Path(f"/proc/{pid}").exists() else None
 
 
-def run(n: int, n_queries: int, with_es: bool) -> list[tuple[str, dict[str, Any]]]:
-    """Both backends on n generated documents."""
-    t = time.perf_counter()
-    docs = generate(n)
-    print(f"generated {n:,} documents in {time.perf_counter() - t:.0f} s", flush=True)
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
-        path = Path(tmp) / "index"
-        tv = TantivyBackend(path)
-        rows.append(("Tantivy", measure(tv, docs, tv.index, lambda: _dir_bytes(path),
-                                        n_queries)))
-        tv.close()
-    print(rows[-1], flush=True)
-    if with_es:
-        url = os.environ.get("MEMORIA_ES_URL", "http://127.0.0.1:9200")
-        es = ElasticsearchBackend(url, alias="memoria-bench", request_timeout=300)
-        if not es.health().ok:
-            sys.exit(f"Elasticsearch not reachable at {url}; start scripts/es.sh or --no-es")
+def _segments(es: ElasticsearchBackend) -> int:
+    shards = es.client.indices.segments(index=es.alias).body["indices"].values()
+    return sum(len(copy["segments"]) for index in shards
+               for copies in index["shards"].values() for copy in copies)
 
+
+def _reusable(es: ElasticsearchBackend, n: int) -> bool:
+    """Whether the kept index holds n documents built from today's schema and segments."""
+    stamps = es.index_stamps() if es._current() else {}
+    return (len(stamps) == 1 and set(stamps.values()) == {schema_stamp()}
+            and es.count() == n and _segments(es) == es.segments)
+
+
+def run(n: int, n_queries: int, with_es: bool, with_tantivy: bool = True,
+        keep_es: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """Both backends (or either) on n generated documents."""
+    url = os.environ.get("MEMORIA_ES_URL", "http://127.0.0.1:9200")
+    es = ElasticsearchBackend(url, alias=f"memoria-benchkeep-{n}" if keep_es
+                              else "memoria-bench", request_timeout=300)
+    if with_es and not es.health().ok:
+        sys.exit(f"Elasticsearch not reachable at {url}; start scripts/es.sh or --no-es")
+    reuse = with_es and keep_es and _reusable(es, n)
+    docs: list[dict[str, Any]] = []
+    if with_tantivy or (with_es and not reuse):
+        t = time.perf_counter()
+        docs = generate(n)
+        print(f"generated {n:,} documents in {time.perf_counter() - t:.0f} s", flush=True)
+    rows = []
+    if with_tantivy:
+        with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+            path = Path(tmp) / "index"
+            tv = TantivyBackend(path)
+            rows.append(("Tantivy", measure(tv, docs, tv.index, lambda: _dir_bytes(path),
+                                            n_queries)))
+            tv.close()
+        print(rows[-1], flush=True)
+    if with_es:
         def es_size() -> int:
             stats = es.client.indices.stats(index=es.alias, metric="store").body
             return int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
 
+        if reuse:
+            print(f"reusing {es._current()[0]} ({n:,} documents)", flush=True)
         try:
-            rows.append(("Elasticsearch", measure(es, docs, es.rebuild, es_size, n_queries,
-                                                  _es_pid(es))))
+            rows.append(("Elasticsearch", measure(es, n if reuse else docs, es.rebuild,
+                                                  es_size, n_queries, _es_pid(es))))
         finally:
-            for index in es.client.indices.get(index="memoria-bench-*").body:
-                es.client.indices.delete(index=index)
+            if not keep_es:
+                for index in es.client.indices.get(index="memoria-bench-*").body:
+                    es.client.indices.delete(index=index)
             es.close()
         print(rows[-1], flush=True)
     return rows
@@ -243,7 +271,8 @@ def main(argv: list[str]) -> None:
     load_before = os.getloadavg()
     results = []
     for n in sizes:
-        results.append((n, run(n, n_queries, "--no-es" not in argv)))
+        results.append((n, run(n, n_queries, "--no-es" not in argv,
+                               "--no-tantivy" not in argv, "--keep-es" in argv)))
     kinds = list(KINDS)
     header = ["documents", "backend", "docs/s", "index s", "size MB", "peak MB"]
     header += [f"({k}) {KINDS[k]} p50 / p99 ms" for k in kinds]
@@ -271,6 +300,8 @@ def main(argv: list[str]) -> None:
     print_table("Where the time goes (p50)", parts[0], parts[1:])
     matched = [["documents"] + [f"({k}) p50 / p99" for k in kinds]]
     for n, rows in results:
+        if not rows:
+            continue
         r = rows[0][1]
         matched.append([f"{n:,}"] + [f"{r[k + ' matched'][0]:,.0f} / {r[k + ' matched'][1]:,.0f}"
                                      for k in kinds])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import queue
 import re
 import threading
@@ -57,8 +59,22 @@ BULK_THREADS = 2
 # every 512 MB of translog (docs/benchmarks.md, "Search"). Merges already run in one thread on
 # two cores (the scheduler's default is half the processors).
 FORCE_MERGE_TIMEOUT = 3600.0
+SEGMENTS = 1
+TERMS_SHARD_SIZE = 5000
+FRAGMENTS = 1
+# A search's requests go in one msearch, which the server runs side by side on its search
+# threads: the hits (and their highlighting) on one core while the facets are counted on the
+# other, and the facets without a choice in COUNT_PASSES requests (docs/benchmarks.md).
+SHARED_IN_HITS = False
+COUNT_PASSES = 2
 BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "number_of_replicas": 0,
                       "translog.durability": "async", "translog.flush_threshold_size": "2gb"}
+
+
+def schema_stamp() -> str:
+    """A digest of es-index.json: an index built from other settings or mappings differs."""
+    body = json.dumps(load_schema("es-index.json"), sort_keys=True).encode()
+    return hashlib.sha256(body).hexdigest()[:16]
 
 
 class SearchIndexError(RuntimeError):
@@ -84,6 +100,11 @@ class ElasticsearchBackend:
         self._client = client
         self._timeout = request_timeout
         self._ready = False
+        self.shared_in_hits = SHARED_IN_HITS
+        self.count_passes = COUNT_PASSES
+        self.segments = SEGMENTS
+        self.terms_shard_size = TERMS_SHARD_SIZE
+        self.fragments = FRAGMENTS
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -105,15 +126,23 @@ class ElasticsearchBackend:
             # Nobody reads an index being rebuilt: no refreshes, no replicas, no fsync per
             # request; _serve() restores the schema's values before the alias swap.
             settings.update(BULK_LOAD_SETTINGS)
-        self.client.indices.create(index=name, settings=settings, mappings=body["mappings"])
+        mappings = {**body["mappings"], "_meta": {"memoria_schema": schema_stamp()}}
+        self.client.indices.create(index=name, settings=settings, mappings=mappings)
         return name
+
+    def index_stamps(self) -> dict[str, str | None]:
+        """The schema stamp each index behind the alias was built with (None: before stamps)."""
+        out: dict[str, str | None] = {}
+        for index, body in self.client.indices.get_mapping(index=self.alias).body.items():
+            out[index] = (body["mappings"].get("_meta") or {}).get("memoria_schema")
+        return out
 
     def _serve(self, index: str) -> None:
         settings = load_schema("es-index.json")["settings"]
         # One segment: a bulk load leaves dozens, and every query pays per segment (facet
         # counts at 200,000 documents took half the CPU after this; docs/benchmarks.md).
         self.client.options(request_timeout=FORCE_MERGE_TIMEOUT).indices.forcemerge(
-            index=index, max_num_segments=1)
+            index=index, max_num_segments=self.segments)
         self.client.indices.put_settings(index=index, settings={
             "refresh_interval": settings.get("refresh_interval"),
             "translog.durability": "request", "translog.flush_threshold_size": None,
@@ -317,7 +346,11 @@ class ElasticsearchBackend:
 
     def _facet_agg(self, f: FacetDef) -> dict[str, Any]:
         if f.kind in ("terms", "geo"):
-            return {"terms": {"field": f.field, "size": max(f.size * 5, 100),
+            # A shard_size at least the field's number of values lets the server count the
+            # index's segments in parallel (it does so only when that keeps counts exact).
+            size = max(f.size * 5, 100)
+            return {"terms": {"field": f.field, "size": size,
+                              "shard_size": max(size, self.terms_shard_size),
                               "order": [{"_count": "desc"}, {"_key": "asc"}]}}
         if f.kind == "year_histogram":
             return {"histogram": {"field": f.field, "interval": f.interval, "min_doc_count": 1}}
@@ -350,16 +383,25 @@ class ElasticsearchBackend:
         chosen = {name for name, keys in query.filters.items() if keys}
         return {f.name: self._facet_agg(f) for f in facet_defs() if f.name not in chosen}
 
+    def _shared_groups(self, query: SearchQuery) -> list[dict[str, Any]]:
+        """The shared aggregations in `count_passes` requests: every other facet in each, so
+        creator and subject (the costly ones, next to each other) fall in different ones."""
+        shared = list(self._shared_aggs(query).items())
+        groups = [dict(shared[i::self.count_passes]) for i in range(self.count_passes)]
+        return [g for g in groups if g] or [{}]
+
     def _highlight(self, query: SearchQuery) -> dict[str, Any]:
         """Marks in titles and descriptions, each field from its own clauses only."""
         # The whole query holds a phrase per clause for every text field; the highlighter
         # would rewrite all of them for each hit and field. Each field's own phrases mark
         # the same words (only fields that match get marks, as before) at a third the cost.
+        # One fragment of up to 150 characters a field, as the Tantivy backend gives: a
+        # second one cost a fifth of the highlighting.
         fields: dict[str, Any] = {}
         for field in MATCH_FIELDS[:-len(OTHER_TEXT_FIELDS)]:
             phrases = [{"match_phrase": {field: {"query": c, "zero_terms_query": "none"}}}
                        for c in query_clauses(query.text) if _HAS_WORD.search(c)]
-            fields[field] = {"number_of_fragments": 2, "fragment_size": 120,
+            fields[field] = {"number_of_fragments": self.fragments, "fragment_size": 150,
                              "highlight_query": {"bool": {"should": phrases}}}
         return {"pre_tags": ["<mark>"], "post_tags": ["</mark>"], "encoder": "html",
                 "fields": fields}
@@ -379,7 +421,8 @@ class ElasticsearchBackend:
         chosen = {name for name, keys in query.filters.items() if keys}
         bodies = [] if shared_in_hits else [{
             "query": {"bool": {"filter": base + self._facet_filters(query)}},
-            "size": 0, "track_total_hits": True, "aggs": self._shared_aggs(query)}]
+            "size": 0, "track_total_hits": i == 0, "aggs": aggs}
+            for i, aggs in enumerate(self._shared_groups(query))]
         for f in facet_defs():
             if f.name in chosen:
                 bodies.append({
@@ -402,7 +445,8 @@ class ElasticsearchBackend:
 
     def _shared_in_hits(self, query: SearchQuery) -> bool:
         """Whether the hits request also counts the facets without a choice (see search)."""
-        return bool(query.facets and query.size and self._text_query(query.text))
+        return bool(self.shared_in_hits and query.facets and query.size
+                    and self._text_query(query.text))
 
     def search(self, query: SearchQuery) -> SearchResult:
         """Run a query: text AND year span AND box AND facet choices; facets without their own."""
@@ -507,4 +551,4 @@ def _empty(lane: queue.Queue[Any]) -> None:
         pass
 
 
-__all__ = ["ElasticsearchBackend", "SearchIndexError"]
+__all__ = ["ElasticsearchBackend", "SearchIndexError", "schema_stamp"]
