@@ -10,7 +10,7 @@ also answers the read and write calls of rdflib's Graph that records need, in rd
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeAlias
 
 import pyoxigraph as ox
@@ -138,6 +138,11 @@ class RecordGraph:
         """The objects of s p, in the order they were added."""
         by_pred = self._index.get(s)
         return list(by_pred.get(p, ())) if by_pred else []
+
+    def view(self, s: OxTerm, p: ox.NamedNode) -> Sequence[OxTerm]:
+        """The objects of s p in the order they were added, not copied: read, never change."""
+        by_pred = self._index.get(s)  # type: ignore[arg-type]
+        return by_pred.get(p, ()) if by_pred else ()
 
     def has(self, s: OxSubject, p: ox.NamedNode, o: OxTerm) -> bool:
         """Tell whether the statement is in the graph."""

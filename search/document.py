@@ -9,10 +9,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from rdflib import Graph, Literal, URIRef
-from rdflib.term import Node
+import pyoxigraph as ox
+from rdflib import Graph, URIRef
 
 from archive.ids import Minter
+from archive.rdfio import graph_to_ox
+from archive.recordgraph import OxTerm as Term
+from archive.recordgraph import RecordGraph, from_ox
 from archive.vocab import DC, DCTERMS, EDM, MEM, ORE, RDF, SKOS, WGS84
 
 LANGS = ("en", "es", "zh", "other")
@@ -47,90 +50,126 @@ def suggest_words(text: str) -> list[str]:
 
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 
+# The document is read straight from pyoxigraph terms (an rdflib Graph is converted first):
+# rdflib terms made for it cost more than the rest of the document.
+_STRING_TYPES = frozenset({"http://www.w3.org/2001/XMLSchema#string",
+                           "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"})
+_XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
+_CANONICAL_INTEGER = re.compile(r"-?[1-9][0-9]*|0")
 
-def _node_key(node: Node) -> tuple[str, int, str]:
+
+def _n(term: URIRef) -> ox.NamedNode:
+    return ox.NamedNode(str(term))
+
+
+_TYPE, _CHO_CLASS = _n(RDF.type), _n(EDM.ProvidedCHO)
+_ORE_CHO, _EDM_CHO = _n(ORE.aggregatedCHO), _n(EDM.aggregatedCHO)
+_TITLE, _ALTERNATIVE, _DESCRIPTION = _n(DC.title), _n(DCTERMS.alternative), _n(DC.description)
+_CREATOR, _CONTRIBUTOR, _SUBJECT, _DC_TYPE = (
+    _n(DC.creator), _n(DC.contributor), _n(DC.subject), _n(DC.type))
+_SPATIAL, _LAT, _LONG = _n(DCTERMS.spatial), _n(WGS84.lat), _n(WGS84.long)
+_DATES = (_n(DCTERMS.created), _n(DCTERMS.issued), _n(DC.date), _n(DCTERMS.temporal))
+_BEGIN, _END = _n(MEM.beginYear), _n(MEM.endYear)
+_PREF_LABEL, _PART_OF = _n(SKOS.prefLabel), _n(DCTERMS.isPartOf)
+_SHOWN_BY, _HAS_VIEW, _IMAGE_ID = _n(EDM.isShownBy), _n(EDM.hasView), _n(MEM.imageId)
+_LANGUAGE, _IDENTIFIER = _n(DC.language), _n(DC.identifier)
+_EDM_TYPE, _LEVEL, _ORDER = _n(EDM.type), _n(MEM.level), _n(MEM.order)
+_RIGHTS, _DATA_PROVIDER, _PROVIDER = _n(EDM.rights), _n(EDM.dataProvider), _n(EDM.provider)
+
+
+def _text(term: Term) -> str:
+    """What str() of the rdflib term gives: a typed literal's lexical form as rdflib keeps it."""
+    if isinstance(term, ox.Literal) and not term.language:
+        datatype = term.datatype.value
+        if datatype not in _STRING_TYPES and not (
+                datatype == _XSD_INTEGER and _CANONICAL_INTEGER.fullmatch(term.value)):
+            return str(from_ox(term))
+    return term.value
+
+
+def _node_key(node: Term) -> tuple[str, int, str]:
     # Entities are minted #place-1, #place-2 ... #place-10: keep their numeric order.
-    text = str(node)
+    text = _text(node)
     m = _NUMBERED.match(text)
     return (m.group(1), int(m.group(2)), text) if m else (text, -1, text)
 
 
-def _texts(graph: Graph, subject: Node, prop: URIRef) -> list[Literal]:
+def _texts(graph: RecordGraph, subject: Term, prop: ox.NamedNode) -> list[ox.Literal]:
     return sorted(
-        (o for o in graph.objects(subject, prop) if isinstance(o, Literal)),
-        key=lambda lit: (lit.language or "", str(lit)),
+        (o for o in graph.view(subject, prop) if isinstance(o, ox.Literal)),
+        key=lambda lit: (lit.language or "", _text(lit)),
     )
 
 
-def _label(graph: Graph, node: Node) -> str | None:
-    if isinstance(node, Literal):
-        return str(node).strip() or None
-    labels = _texts(graph, node, SKOS.prefLabel)
-    return str(labels[0]).strip() if labels else None
+def _label(graph: RecordGraph, node: Term) -> str | None:
+    if isinstance(node, ox.Literal):
+        return _text(node).strip() or None
+    labels = _texts(graph, node, _PREF_LABEL)
+    return _text(labels[0]).strip() if labels else None
 
 
-def _labels(graph: Graph, cho: URIRef, *props: URIRef) -> list[str]:
+def _labels(graph: RecordGraph, cho: Term, *props: ox.NamedNode) -> list[str]:
     seen: dict[str, None] = {}
     for prop in props:
-        for node in sorted(graph.objects(cho, prop), key=_node_key):
+        for node in sorted(graph.view(cho, prop), key=_node_key):
             label = _label(graph, node)
             if label:
                 seen.setdefault(label, None)
     return list(seen)
 
 
-def _by_lang(literals: list[Literal]) -> dict[str, list[str]]:
+def _by_lang(literals: list[ox.Literal]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for lit in literals:
-        text = str(lit).strip()
+        text = _text(lit).strip()
         if text:
             out.setdefault(lang_bucket(lit.language, text), []).append(text)
     return {lang: out[lang] for lang in LANGS if lang in out}
 
 
-def _int(graph: Graph, node: Node, prop: URIRef) -> int | None:
-    for value in graph.objects(node, prop):
-        if isinstance(value, Literal):
+def _int(graph: RecordGraph, node: Term, prop: ox.NamedNode) -> int | None:
+    for value in graph.view(node, prop):
+        if isinstance(value, ox.Literal):
             try:
-                return int(value)
+                return int(_text(value))
             except (TypeError, ValueError):
                 continue
     return None
 
 
-def _float(graph: Graph, node: Node, prop: URIRef) -> float | None:
-    for value in graph.objects(node, prop):
-        if isinstance(value, Literal):
+def _float(graph: RecordGraph, node: Term, prop: ox.NamedNode) -> float | None:
+    for value in graph.view(node, prop):
+        if isinstance(value, ox.Literal):
             try:
-                return float(value)
+                return float(_text(value))
             except (TypeError, ValueError):
                 continue
     return None
 
 
-def _places(graph: Graph, cho: URIRef) -> tuple[list[str], dict[str, float] | None]:
+def _places(graph: RecordGraph, cho: Term) -> tuple[list[str], dict[str, float] | None]:
     names: list[str] = []
     location: dict[str, float] | None = None
-    for place in sorted(graph.objects(cho, DCTERMS.spatial), key=_node_key):
+    for place in sorted(graph.view(cho, _SPATIAL), key=_node_key):
         label = _label(graph, place)
         if label and label not in names:
             names.append(label)
-        if location is None and not isinstance(place, Literal):
-            lat, lon = _float(graph, place, WGS84.lat), _float(graph, place, WGS84.long)
+        if location is None and not isinstance(place, ox.Literal):
+            lat, lon = _float(graph, place, _LAT), _float(graph, place, _LONG)
             if lat is not None and lon is not None:
                 location = {"lat": lat, "lon": lon}
     return names, location
 
 
-def _years(graph: Graph, cho: URIRef) -> tuple[int | None, int | None, list[str]]:
+def _years(graph: RecordGraph, cho: Term) -> tuple[int | None, int | None, list[str]]:
     begins: list[int] = []
     ends: list[int] = []
     labels: list[str] = []
-    for prop in (DCTERMS.created, DCTERMS.issued, DC.date, DCTERMS.temporal):
-        for span in sorted(graph.objects(cho, prop), key=_node_key):
-            if isinstance(span, Literal):
+    for prop in _DATES:
+        for span in sorted(graph.view(cho, prop), key=_node_key):
+            if isinstance(span, ox.Literal):
                 continue
-            begin, end = _int(graph, span, MEM.beginYear), _int(graph, span, MEM.endYear)
+            begin, end = _int(graph, span, _BEGIN), _int(graph, span, _END)
             if begin is not None and end is not None:
                 begins.append(begin)
                 ends.append(end)
@@ -143,17 +182,17 @@ def _years(graph: Graph, cho: URIRef) -> tuple[int | None, int | None, list[str]
     return (min(begins) if begins else None, max(ends) if ends else None, labels)
 
 
-def _first_literal(graph: Graph, subject: Node, prop: URIRef) -> str | None:
-    for value in sorted(graph.objects(subject, prop), key=str):
-        return str(value)
+def _first_literal(graph: RecordGraph, subject: Term, prop: ox.NamedNode) -> str | None:
+    for value in sorted(map(_text, graph.view(subject, prop))):
+        return value
     return None
 
 
-def _thumbnail(graph: Graph, aggregation: URIRef) -> tuple[str | None, int]:
-    first = next(iter(sorted(graph.objects(aggregation, EDM.isShownBy), key=str)), None)
-    views = list(graph.objects(aggregation, EDM.hasView))
+def _thumbnail(graph: RecordGraph, aggregation: Term) -> tuple[str | None, int]:
+    first = min(graph.view(aggregation, _SHOWN_BY), key=_text, default=None)
+    views = graph.view(aggregation, _HAS_VIEW)
     count = (1 if first is not None else 0) + len(views)
-    image_id = _first_literal(graph, first, MEM.imageId) if first is not None else None
+    image_id = _first_literal(graph, first, _IMAGE_ID) if first is not None else None
     return image_id, count
 
 
@@ -166,7 +205,7 @@ def geo_cell(lat: float, lon: float) -> str:
 
 
 def record_document(
-    graph: Graph, record_id: str, minter: Minter, collection: str | None = None,
+    graph: RecordGraph | Graph, record_id: str, minter: Minter, collection: str | None = None,
     ancestors: list[str] | None = None,
 ) -> dict[str, Any]:
     """Build the search document of one record from its EDM graph.
@@ -176,29 +215,32 @@ def record_document(
     them. Without them, a record with no parent is its own collection, a child has none, and
     the parent is its only known ancestor.
     """
-    cho = URIRef(minter.item(record_id))
-    aggregation = URIRef(minter.aggregation(record_id))
-    if (cho, RDF.type, EDM.ProvidedCHO) not in graph:
-        raise ValueError(f"record {record_id}: graph has no edm:ProvidedCHO {cho}")
-    if (aggregation, ORE.aggregatedCHO, cho) not in graph:
+    if not isinstance(graph, RecordGraph):
+        graph = RecordGraph(graph_to_ox(graph))
+    cho_iri = minter.item(record_id)
+    cho = ox.NamedNode(cho_iri)
+    aggregation: Term = ox.NamedNode(minter.aggregation(record_id))
+    if not graph.has(cho, _TYPE, _CHO_CLASS):
+        raise ValueError(f"record {record_id}: graph has no edm:ProvidedCHO {cho_iri}")
+    if not graph.has(aggregation, _ORE_CHO, cho):  # type: ignore[arg-type]
         aggregation = next(
-            (a for a in graph.subjects(EDM.aggregatedCHO, cho) if isinstance(a, URIRef)),
+            (a for a in graph.subjects_with(_EDM_CHO, cho) if isinstance(a, ox.NamedNode)),
             aggregation,
         )
 
-    titles = _by_lang(_texts(graph, cho, DC.title) + _texts(graph, cho, DCTERMS.alternative))
-    descriptions = _by_lang(_texts(graph, cho, DC.description))
-    creators = _labels(graph, cho, DC.creator)
-    contributors = _labels(graph, cho, DC.contributor)
-    subjects = _labels(graph, cho, DC.subject, DC.type)
+    titles = _by_lang(_texts(graph, cho, _TITLE) + _texts(graph, cho, _ALTERNATIVE))
+    descriptions = _by_lang(_texts(graph, cho, _DESCRIPTION))
+    creators = _labels(graph, cho, _CREATOR)
+    contributors = _labels(graph, cho, _CONTRIBUTOR)
+    subjects = _labels(graph, cho, _SUBJECT, _DC_TYPE)
     places, location = _places(graph, cho)
     year_begin, year_end, date_labels = _years(graph, cho)
-    parent = _first_literal(graph, cho, DCTERMS.isPartOf)
+    parent = _first_literal(graph, cho, _PART_OF)
     parent_id = minter.record_id_of(parent) if parent else None
     thumbnail, image_count = _thumbnail(graph, aggregation)
-    languages = sorted({str(v).strip().lower() for v in graph.objects(cho, DC.language)
-                        if str(v).strip()})
-    identifiers = [str(v) for v in _texts(graph, cho, DC.identifier)]
+    languages = sorted({_text(v).strip().lower() for v in graph.view(cho, _LANGUAGE)
+                        if _text(v).strip()})
+    identifiers = [_text(v) for v in _texts(graph, cho, _IDENTIFIER)]
 
     display = next((titles[lang][0] for lang in LANGS if lang in titles), None)
     all_titles = [t for lang in LANGS for t in titles.get(lang, [])]
@@ -210,7 +252,7 @@ def record_document(
     ]
     doc: dict[str, Any] = {
         "id": record_id,
-        "uri": str(cho),
+        "uri": cho_iri,
         "title": titles,
         "title_display": display,
         "title_sort": fold(display) if display else None,
@@ -224,16 +266,16 @@ def record_document(
         "year_begin": year_begin,
         "year_end": year_end,
         "date_label": date_labels[0] if date_labels else None,
-        "type": _first_literal(graph, cho, EDM.type),
-        "level": _first_literal(graph, cho, MEM.level),
-        "order": _int(graph, cho, MEM.order),
+        "type": _first_literal(graph, cho, _EDM_TYPE),
+        "level": _first_literal(graph, cho, _LEVEL),
+        "order": _int(graph, cho, _ORDER),
         "parent_id": parent_id,
         "ancestors": [],
         "collection": None,
         "language": languages,
-        "rights": _first_literal(graph, aggregation, EDM.rights),
-        "data_provider": _first_literal(graph, aggregation, EDM.dataProvider),
-        "provider": _first_literal(graph, aggregation, EDM.provider),
+        "rights": _first_literal(graph, aggregation, _RIGHTS),
+        "data_provider": _first_literal(graph, aggregation, _DATA_PROVIDER),
+        "provider": _first_literal(graph, aggregation, _PROVIDER),
         "thumbnail": thumbnail,
         "image_count": image_count,
         "has_image": image_count > 0,
