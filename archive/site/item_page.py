@@ -18,7 +18,7 @@ from archive.service import Archive, Record
 from archive.site import citation, qr
 from archive.site.i18n import preferred_languages
 from archive.site.pages import get_archive, published_record
-from archive.views import record_view, related_items, siblings
+from archive.views import read_for_view, record_view, related_items, siblings
 from archive.vocab import DC, DCTERMS, bind_prefixes
 from iiif.presentation import manifest_url
 
@@ -118,14 +118,13 @@ def register(app: Flask) -> None:
         if dot and (suffix in EXTENSIONS or suffix == "json"):
             rid, ext = stem, suffix
         archive = get_archive()
-        record = published_record(archive, rid)
+        best = request.accept_mimetypes.best_match(["text/html", *RDF_FORMATS, "application/json"])
+        if ext in EXTENSIONS or (not ext and best in RDF_FORMATS):
+            record = published_record(archive, rid)  # an rdflib graph, to serialise
+            return _rdf_response(record.graph, EXTENSIONS[ext] if ext else str(best))
+        record = published_record(archive, rid, read_for_view)
         if ext == "json":
             return jsonify(item_view(archive, record, preferred_languages()))
-        if ext:
-            return _rdf_response(record.graph, EXTENSIONS[ext])
-        best = request.accept_mimetypes.best_match(["text/html", *RDF_FORMATS, "application/json"])
-        if best in RDF_FORMATS:
-            return _rdf_response(record.graph, best)
         if best == "application/json":
             return jsonify(item_view(archive, record, preferred_languages()))
         view = item_view(archive, record, preferred_languages())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, abort, current_app, jsonify, render_template, request
@@ -33,9 +34,11 @@ def get_archive() -> Archive:
     return archive
 
 
-def published_record(archive: Archive, rid: str) -> Record:
-    """The record `rid`, or abort with 404 when it is unknown and 410 when it is withdrawn."""
-    record = archive.get(rid)
+def published_record(archive: Archive, rid: str,
+                     read: Callable[[Archive, str], Record | None] | None = None) -> Record:
+    """The record `rid` (read by `read`, Archive.get by default), or abort with 404 when it
+    is unknown and 410 when it is withdrawn."""
+    record = archive.get(rid) if read is None else read(archive, rid)
     if record is None:
         abort(404, description=f"no record {rid}")
     if record.withdrawn:
