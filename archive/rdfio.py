@@ -86,6 +86,15 @@ def _statements(graph: RecordGraph | Graph | Iterable[ox.Triple]) -> Statements:
     return ((t.subject, t.predicate, t.object) for t in triples)
 
 
+def _indexed(graph: object) -> RecordGraph | None:
+    """The RecordGraph behind a graph or its ox_triples() view, if that is what it is."""
+    if isinstance(graph, RecordGraph):
+        return graph
+    if isinstance(graph, Triples):
+        return graph.graph
+    return None
+
+
 def serialize_stored(graph: RecordGraph | Graph | Iterable[ox.Triple], base_url: str) -> bytes:
     """Serialise a record graph (RecordGraph, rdflib, or pyoxigraph triples) for storage.
 
@@ -100,7 +109,21 @@ def serialize_stored(graph: RecordGraph | Graph | Iterable[ox.Triple], base_url:
             out = written[term] = _relative(term, base)
         return out
 
-    lines = sorted(f"{text(s)} {text(p)} {text(o)} ." for s, p, o in _statements(graph))
+    indexed = _indexed(graph)
+    if indexed is None:
+        lines = sorted(f"{text(s)} {text(p)} {text(o)} ." for s, p, o in _statements(graph))
+    else:
+        # Subject and predicate written once for all their objects; a literal (seldom
+        # repeated) written without the cache.
+        lines = []
+        add = lines.append
+        for s, by_pred in indexed.by_subject():
+            subject = text(s)
+            for p, objects in by_pred.items():
+                head = f"{subject} {text(p)} "
+                for o in objects:
+                    add(f"{head}{o} ." if isinstance(o, ox.Literal) else f"{head}{text(o)} .")
+        lines.sort()
     return (STORED_HEADER + "\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -112,6 +135,9 @@ def to_nquads(triples: RecordGraph | Iterable[ox.Triple], graph_name: str) -> by
     A RecordGraph is read without making an ox.Triple per statement.
     """
     graph = f"<{graph_name}>"
+    indexed = _indexed(triples)
+    if indexed is not None:
+        return _indexed_nquads(indexed, graph)
     written: dict[object, str] = {}
     lines: list[str] = []
     for s, p, o in _statements(triples):
@@ -124,6 +150,24 @@ def to_nquads(triples: RecordGraph | Iterable[ox.Triple], graph_name: str) -> by
         if ss is None:
             ss = written[s] = str(s)
         lines.append(f"{ss} {ps} {o} {graph} .\n")
+    return "".join(lines).encode("utf-8")
+
+
+def _indexed_nquads(indexed: RecordGraph, graph: str) -> bytes | None:
+    # Subject and predicate written once for all their objects.
+    tail = f" {graph} .\n"
+    lines: list[str] = []
+    add = lines.append
+    for s, by_pred in indexed.by_subject():
+        if isinstance(s, ox.BlankNode):
+            return None
+        subject = f"{s} "
+        for p, objects in by_pred.items():
+            head = f"{subject}{p} "
+            for o in objects:
+                if isinstance(o, ox.BlankNode):
+                    return None
+                add(f"{head}{o}{tail}")
     return "".join(lines).encode("utf-8")
 
 

@@ -160,6 +160,10 @@ class RecordGraph:
                 for o in objects:
                     yield s, p, o
 
+    def by_subject(self) -> Iterable[tuple[OxSubject, dict[ox.NamedNode, list[OxTerm]]]]:
+        """Each subject with its predicates' objects (the index itself: read, never change)."""
+        return self._index.items()
+
     def subjects_and_types(self, p: ox.NamedNode) -> Iterator[tuple[OxSubject, list[OxTerm]]]:
         """Every subject with its values of p (its classes, for rdf:type), when it has any."""
         for s, by_pred in self._index.items():
