@@ -1,0 +1,59 @@
+"""How an Elasticsearch search is split into requests never changes its answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from search.backend import SearchQuery, SearchResult
+from search.es_backend import ElasticsearchBackend, schema_stamp
+
+pytestmark = pytest.mark.service
+
+QUERIES = [
+    SearchQuery(text="México", filters={"type": ["IMAGE"]}),
+    SearchQuery(text="花鸟"),
+    SearchQuery(filters={"language": ["zh", "es"], "level": ["item"]}),
+    SearchQuery(),
+    SearchQuery(text="pintura", filters={"century": ["1500", "1600", "1700"]}),
+]
+LAYOUTS = [(True, 1), (False, 1), (False, 2), (False, 3), (True, 2)]
+
+
+@pytest.fixture
+def layouts(es_backend: ElasticsearchBackend) -> Iterator[ElasticsearchBackend]:
+    """The session's backend; its request layout is put back after the test."""
+    saved = es_backend.shared_in_hits, es_backend.count_passes
+    yield es_backend
+    es_backend.shared_in_hits, es_backend.count_passes = saved
+
+
+def _answer(res: SearchResult) -> tuple[object, ...]:
+    return (res.total, [h.id for h in res.hits], [(f.name, f.buckets) for f in res.facets],
+            [h.highlights for h in res.hits])
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_every_request_layout_gives_the_same_hits_facets_and_highlights(
+        layouts: ElasticsearchBackend, query: SearchQuery) -> None:
+    answers = []
+    for shared_in_hits, passes in LAYOUTS:
+        layouts.shared_in_hits, layouts.count_passes = shared_in_hits, passes
+        answers.append(_answer(layouts.search(query)))
+    assert answers[0][0] > 0
+    assert all(a == answers[0] for a in answers[1:])
+
+
+def test_count_passes_split_the_shared_facets_between_requests(
+        layouts: ElasticsearchBackend) -> None:
+    layouts.count_passes = 2
+    groups = layouts._shared_groups(SearchQuery(text="México"))
+    assert len(groups) == 2 and not set(groups[0]) & set(groups[1])
+    # The two costly facets (many values, several a record) are counted side by side.
+    assert ("creator" in groups[0]) != ("subject" in groups[0])
+
+
+def test_an_index_carries_the_stamp_of_the_schema_it_was_built_from(
+        es_backend: ElasticsearchBackend) -> None:
+    assert set(es_backend.index_stamps().values()) == {schema_stamp()}
