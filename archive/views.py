@@ -14,7 +14,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
 from archive.ids import Minter, is_record_id
-from archive.recordgraph import RecordGraph
+from archive.recordgraph import RecordGraph, from_ox
 from archive.service import Archive, Record
 from archive.vocab import (
     DC,
@@ -254,7 +254,8 @@ _OX = {name: ox.NamedNode(str(prop)) for name, prop in (
 def store_literals(store: ox.Store, subject: ox.NamedNode, predicate: ox.NamedNode
                    ) -> list[Literal]:
     """The literal values of one property of one subject, read from the store's own index."""
-    return [Literal(q.object.value, lang=q.object.language or None)
+    # from_ox: the literal without rdflib's casting and checks (~6 us each, ~20 a page).
+    return [cast(Literal, from_ox(q.object))
             for q in store.quads_for_pattern(subject, predicate, None, None)
             if isinstance(q.object, ox.Literal)]
 

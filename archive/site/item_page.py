@@ -17,7 +17,7 @@ from flask import (
 from archive.service import Archive, Record
 from archive.site import citation, qr
 from archive.site.i18n import preferred_languages
-from archive.site.pages import get_archive, published_record
+from archive.site.pages import get_archive, item_url, published_record
 from archive.views import read_for_view, record_view, related_items, siblings
 from archive.vocab import DC, DCTERMS, bind_prefixes
 from iiif.presentation import manifest_url
@@ -94,9 +94,8 @@ def item_view(archive: Archive, record: Record, preferred: list[str]) -> dict[st
     view["links"] = {
         "manifest": (manifest_url(archive.minter, rid)
                      if view["images"] or view["children"] else None),
-        "linked_data": {ext: url_for("item", name=f"{rid}.{ext}")
-                        for _, (_, ext) in RDF_FORMATS.items()},
-        "json": url_for("item", name=f"{rid}.json"),
+        "linked_data": {ext: item_url(f"{rid}.{ext}") for _, (_, ext) in RDF_FORMATS.items()},
+        "json": item_url(f"{rid}.json"),
         "citation": {fmt: url_for("item_citation", name=rid, fmt=fmt)
                      for fmt in citation.MEDIA_TYPES},
         "qr": {fmt: url_for("item_qr", name=rid, fmt=fmt) for fmt in qr.MEDIA_TYPES},
@@ -110,6 +109,7 @@ def register(app: Flask) -> None:
     """Attach the item page, its citations and its QR codes."""
     citation.register(app)
     qr.register(app)
+    app.add_template_global(item_url)
 
     @app.get("/item/<path:name>", endpoint="item")
     def item(name: str) -> Any:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
-from flask import Response, abort, current_app, jsonify, render_template, request
+from flask import Response, abort, current_app, g, jsonify, render_template, request, url_for
 
 from archive.service import Archive, Record
 
@@ -44,3 +45,13 @@ def published_record(archive: Archive, rid: str,
     if record.withdrawn:
         abort(410, description=f"record {rid} has been withdrawn")
     return record
+
+
+def item_url(name: str) -> str:
+    """url_for("item", name=name), its base found once per request (pages link dozens)."""
+    try:
+        base = g.memoria_item_url_base
+    except AttributeError:
+        base = g.memoria_item_url_base = url_for("item", name="_")[:-1]
+    # What the route's path converter writes (werkzeug BaseConverter.to_url).
+    return str(base) + quote(name, safe="!$&'()*+,/:;=@")

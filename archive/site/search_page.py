@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from archive.api import QueryError, parse_query
 from archive.site.i18n import lazy_gettext, preferred_languages
-from archive.site.pages import get_archive, render_page, wants_json
+from archive.site.pages import get_archive, item_url, render_page, wants_json
 from archive.site.search_labels import (
     bucket_label,
     collection_label,
@@ -149,16 +149,6 @@ def _toggled(state: MultiDict[str, str], name: str, key: str) -> MultiDict[str, 
 # -- the page data --------------------------------------------------------------------------
 
 
-def _item_url(rid: str) -> str:
-    """url_for("item", name=rid), its base built once per request (20 hits a page)."""
-    try:
-        base = g.memoria_item_url_base
-    except AttributeError:
-        base = g.memoria_item_url_base = url_for("item", name="_")[:-1]
-    # What the route's path converter writes (werkzeug BaseConverter.to_url).
-    return str(base) + quote(rid, safe="!$&'()*+,/:;=@")
-
-
 def _hit_view(hit: Hit, langs: list[str]) -> dict[str, Any]:
     source = dict(hit.source or {})
     title, title_lang = _in_language(source.get("title"), langs)
@@ -183,7 +173,7 @@ def _hit_view(hit: Hit, langs: list[str]) -> dict[str, Any]:
     location = source.get("location")
     return {
         "id": hit.id,
-        "url": _item_url(hit.id),
+        "url": item_url(hit.id),
         "title": title,
         "title_lang": title_lang,
         "title_html": title_html,
