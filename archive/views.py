@@ -219,8 +219,9 @@ def _child_rows(archive: Archive, rid: str, preferred: list[str],
         return []
     # Most records have no parts: one index lookup says so, and the parts kept by
     # Archive.children stay for the parents item pages ask about (previous / next).
+    store = archive.rdf.store
     parent = ox.NamedNode(archive.minter.item(rid))
-    if next(archive.rdf.store.quads_for_pattern(None, _OX["part_of"], parent, None), None) is None:
+    if next(store.quads_for_pattern(None, _OX["part_of"], parent, None), None) is None:
         return []
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -230,8 +231,8 @@ def _child_rows(archive: Archive, rid: str, preferred: list[str],
         if len(rows) >= limit:
             break
         seen.add(child_id)
-        texts = title_texts(archive, child_id)
-        chosen = pick_language(texts.get("title", []), preferred)
+        subject = ox.NamedNode(archive.minter.item(child_id))
+        chosen = pick_language(store_literals(store, subject, _OX["title"]), preferred)
         rows.append({"id": child_id, "order": order,
                      "title": str(chosen) if chosen is not None else child_id})
     return rows
