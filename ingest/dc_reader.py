@@ -94,6 +94,15 @@ def child(el: Any, *names: str) -> Any | None:
     return found[0] if found else None
 
 
+def flat_text(el: Any) -> str:
+    """The element's text with its descendants', whitespace collapsed (no checks)."""
+    if not len(el):
+        # No child nodes: the text is all there is (itertext costs ten times more).
+        text = el.text
+        return " ".join(text.split()) if text else ""
+    return " ".join("".join(el.itertext()).split())
+
+
 def text_of(el: Any, skip: tuple[str, ...] = ()) -> str:
     """The element's text, flattened and with whitespace collapsed; raise if over-long."""
     if skip:
@@ -103,11 +112,8 @@ def text_of(el: Any, skip: tuple[str, ...] = ()) -> str:
                 parts.append(text_of(c))
             parts.append(c.tail or "")
         text = " ".join(" ".join(parts).split())
-    elif not len(el):
-        # No child nodes: the text is all there is (itertext costs ten times more).
-        text = " ".join(el.text.split()) if el.text else ""
     else:
-        text = " ".join("".join(el.itertext()).split())
+        text = flat_text(el)
     # Inline markup leaves "England , by"; punctuation belongs to the word before it. (The
     # whitespace is single spaces by now: look before running the expression.)
     if " ," in text or " ." in text or " )" in text or " ]" in text:

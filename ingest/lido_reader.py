@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 from lxml import etree
@@ -15,7 +15,7 @@ from archive.dates import parse_years
 from archive.record import RecordBuilder, RecordDraft
 from archive.rights import normalise_rights
 from archive.vocab import DC, DCTERMS
-from ingest.dc_reader import make_record_id, set_rights, xml_lang
+from ingest.dc_reader import flat_text, make_record_id, set_rights, xml_lang
 from ingest.languages import normalise_language
 from ingest.marc_reader import add_agent_in_role, iiif_service_of, is_http
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
@@ -48,9 +48,15 @@ def _is_lido(el: etree._Element) -> bool:
     return local_name(el) == "lido"
 
 
-@cache
-def _any_namespace(names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(f"{{*}}{name}" for name in names)
+class _AnyNamespace(dict[str, str]):
+    """Local name -> lxml's tag filter for it in any namespace or none ("{*}name")."""
+
+    def __missing__(self, name: str) -> str:
+        tag = self[name] = f"{{*}}{name}"
+        return tag
+
+
+_ANY_NAMESPACE = _AnyNamespace()
 
 
 class _Memo(threading.local):
@@ -64,10 +70,10 @@ class _Memo(threading.local):
 _memo = _Memo()
 
 
-def _kids(el: etree._Element, *names: str) -> Iterator[etree._Element]:
-    """Element children with one of the local names, in any namespace or none (lxml filters
-    in C: this is the reader's innermost loop)."""
-    return el.iterchildren(*_any_namespace(names))
+def _kids(el: etree._Element, name: str) -> Iterator[etree._Element]:
+    """Element children with this local name, in any namespace or none (lxml filters in C:
+    this is the reader's innermost loop)."""
+    return el.iterchildren(_ANY_NAMESPACE[name])
 
 
 # Pure, and asked again and again for the same few codes.
@@ -82,12 +88,7 @@ def _path(el: etree._Element, path: str) -> list[etree._Element]:
     return found
 
 
-def _text(el: etree._Element) -> str:
-    if not len(el):
-        # No child nodes: the text is all there is (itertext costs ten times more).
-        text = el.text
-        return " ".join(text.split()) if text else ""
-    return " ".join("".join(el.itertext()).split())
+_text = flat_text
 
 
 def _lang(el: etree._Element) -> str | None:

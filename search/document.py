@@ -205,7 +205,7 @@ def geo_cell(lat: float, lon: float) -> str:
 
 
 def record_document(
-    graph: RecordGraph | Graph, record_id: str, minter: Minter, collection: str | None = None,
+    graph: Graph, record_id: str, minter: Minter, collection: str | None = None,
     ancestors: list[str] | None = None,
 ) -> dict[str, Any]:
     """Build the search document of one record from its EDM graph.
@@ -215,32 +215,32 @@ def record_document(
     them. Without them, a record with no parent is its own collection, a child has none, and
     the parent is its only known ancestor.
     """
-    if not isinstance(graph, RecordGraph):
-        graph = RecordGraph(graph_to_ox(graph))
+    # Callers pass a RecordGraph (the ingest's light graph) or an rdflib Graph.
+    light = graph if isinstance(graph, RecordGraph) else RecordGraph(graph_to_ox(graph))
     cho_iri = minter.item(record_id)
     cho = ox.NamedNode(cho_iri)
     aggregation: Term = ox.NamedNode(minter.aggregation(record_id))
-    if not graph.has(cho, _TYPE, _CHO_CLASS):
+    if not light.has(cho, _TYPE, _CHO_CLASS):
         raise ValueError(f"record {record_id}: graph has no edm:ProvidedCHO {cho_iri}")
-    if not graph.has(aggregation, _ORE_CHO, cho):  # type: ignore[arg-type]
+    if not light.has(aggregation, _ORE_CHO, cho):  # type: ignore[arg-type]
         aggregation = next(
-            (a for a in graph.subjects_with(_EDM_CHO, cho) if isinstance(a, ox.NamedNode)),
+            (a for a in light.subjects_with(_EDM_CHO, cho) if isinstance(a, ox.NamedNode)),
             aggregation,
         )
 
-    titles = _by_lang(_texts(graph, cho, _TITLE) + _texts(graph, cho, _ALTERNATIVE))
-    descriptions = _by_lang(_texts(graph, cho, _DESCRIPTION))
-    creators = _labels(graph, cho, _CREATOR)
-    contributors = _labels(graph, cho, _CONTRIBUTOR)
-    subjects = _labels(graph, cho, _SUBJECT, _DC_TYPE)
-    places, location = _places(graph, cho)
-    year_begin, year_end, date_labels = _years(graph, cho)
-    parent = _first_literal(graph, cho, _PART_OF)
+    titles = _by_lang(_texts(light, cho, _TITLE) + _texts(light, cho, _ALTERNATIVE))
+    descriptions = _by_lang(_texts(light, cho, _DESCRIPTION))
+    creators = _labels(light, cho, _CREATOR)
+    contributors = _labels(light, cho, _CONTRIBUTOR)
+    subjects = _labels(light, cho, _SUBJECT, _DC_TYPE)
+    places, location = _places(light, cho)
+    year_begin, year_end, date_labels = _years(light, cho)
+    parent = _first_literal(light, cho, _PART_OF)
     parent_id = minter.record_id_of(parent) if parent else None
-    thumbnail, image_count = _thumbnail(graph, aggregation)
-    languages = sorted({_text(v).strip().lower() for v in graph.view(cho, _LANGUAGE)
+    thumbnail, image_count = _thumbnail(light, aggregation)
+    languages = sorted({_text(v).strip().lower() for v in light.view(cho, _LANGUAGE)
                         if _text(v).strip()})
-    identifiers = [_text(v) for v in _texts(graph, cho, _IDENTIFIER)]
+    identifiers = [_text(v) for v in _texts(light, cho, _IDENTIFIER)]
 
     display = next((titles[lang][0] for lang in LANGS if lang in titles), None)
     all_titles = [t for lang in LANGS for t in titles.get(lang, [])]
@@ -266,16 +266,16 @@ def record_document(
         "year_begin": year_begin,
         "year_end": year_end,
         "date_label": date_labels[0] if date_labels else None,
-        "type": _first_literal(graph, cho, _EDM_TYPE),
-        "level": _first_literal(graph, cho, _LEVEL),
-        "order": _int(graph, cho, _ORDER),
+        "type": _first_literal(light, cho, _EDM_TYPE),
+        "level": _first_literal(light, cho, _LEVEL),
+        "order": _int(light, cho, _ORDER),
         "parent_id": parent_id,
         "ancestors": [],
         "collection": None,
         "language": languages,
-        "rights": _first_literal(graph, aggregation, _RIGHTS),
-        "data_provider": _first_literal(graph, aggregation, _DATA_PROVIDER),
-        "provider": _first_literal(graph, aggregation, _PROVIDER),
+        "rights": _first_literal(light, aggregation, _RIGHTS),
+        "data_provider": _first_literal(light, aggregation, _DATA_PROVIDER),
+        "provider": _first_literal(light, aggregation, _PROVIDER),
         "thumbnail": thumbnail,
         "image_count": image_count,
         "has_image": image_count > 0,
