@@ -58,9 +58,12 @@ BULK_THREADS = 2
 # While a rebuild loads: no refreshes, no replicas, no fsync per request, no Lucene commit
 # every 512 MB of translog (docs/benchmarks.md, "Search"). Merges already run in one thread on
 # two cores (the scheduler's default is half the processors).
+# After loading, the index is merged to SEGMENTS segments. Two would let the server count a
+# request's facets in two threads, but the merge left them at 14 % and 86 % of a million
+# documents: one thread still did most of the work (docs/benchmarks.md).
 FORCE_MERGE_TIMEOUT = 3600.0
 SEGMENTS = 1
-TERMS_SHARD_SIZE = 5000
+# Highlight fragments a field (the Tantivy backend gives one).
 FRAGMENTS = 1
 # A search's requests go in one msearch, which the server runs side by side on its search
 # threads: the hits (and their highlighting) on one core while the facets are counted on the
@@ -103,7 +106,6 @@ class ElasticsearchBackend:
         self.shared_in_hits = SHARED_IN_HITS
         self.count_passes = COUNT_PASSES
         self.segments = SEGMENTS
-        self.terms_shard_size = TERMS_SHARD_SIZE
         self.fragments = FRAGMENTS
 
     # -- plumbing ------------------------------------------------------------------------
@@ -346,11 +348,7 @@ class ElasticsearchBackend:
 
     def _facet_agg(self, f: FacetDef) -> dict[str, Any]:
         if f.kind in ("terms", "geo"):
-            # A shard_size at least the field's number of values lets the server count the
-            # index's segments in parallel (it does so only when that keeps counts exact).
-            size = max(f.size * 5, 100)
-            return {"terms": {"field": f.field, "size": size,
-                              "shard_size": max(size, self.terms_shard_size),
+            return {"terms": {"field": f.field, "size": max(f.size * 5, 100),
                               "order": [{"_count": "desc"}, {"_key": "asc"}]}}
         if f.kind == "year_histogram":
             return {"histogram": {"field": f.field, "interval": f.interval, "min_doc_count": 1}}
