@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 import threading
+from typing import Any
 
 from flask import Flask, Response, jsonify
+from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from archive.images import set_pixel_limit
@@ -14,6 +16,19 @@ from archive.settings import Settings, load_settings
 from archive.site import register_site
 from archive.site.pages import get_archive
 from archive.site.security import error_page
+
+
+class NoSessions(SessionInterface):
+    """No session cookie is read or written: no page keeps state between requests (the
+    language is its own cookie). Flask would otherwise unsign a cookie on every request."""
+
+    def open_session(self, app: Flask, request: Any) -> SessionMixin | None:
+        """None: Flask uses its null session (writing to it is an error)."""
+        return None
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Any
+                     ) -> None:
+        """Nothing to save."""
 
 
 def _proxy_fix(app: Flask, settings: Settings) -> None:
@@ -47,6 +62,7 @@ def create_app(settings: Settings | None = None, *, sync_interval: float | None 
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_hex(32)
+    app.session_interface = NoSessions()
     app.config["MEMORIA_SETTINGS"] = settings
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     set_pixel_limit(settings.max_image_pixels)
