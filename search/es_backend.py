@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import queue
 import re
 import threading
@@ -376,10 +377,17 @@ class ElasticsearchBackend:
             body["highlight"] = self._highlight(query)
         return body
 
+    def _shared(self, query: SearchQuery) -> tuple[list[FacetDef], dict[str, str]]:
+        """The facets without a choice (counted under every choice) that are aggregated, and
+        those summed from another one's buckets instead ({facet: the facet it sums})."""
+        chosen = {name for name, keys in query.filters.items() if keys}
+        shared = [f for f in facet_defs() if f.name not in chosen]
+        derived = _derivations(shared)
+        return [f for f in shared if f.name not in derived], derived
+
     def _shared_aggs(self, query: SearchQuery) -> dict[str, Any]:
         """Aggregations of the facets without a choice (counted under every choice)."""
-        chosen = {name for name, keys in query.filters.items() if keys}
-        return {f.name: self._facet_agg(f) for f in facet_defs() if f.name not in chosen}
+        return {f.name: self._facet_agg(f) for f in self._shared(query)[0]}
 
     def _shared_groups(self, query: SearchQuery) -> list[dict[str, Any]]:
         """The shared aggregations in `count_passes` requests: every other facet in each, so
@@ -479,6 +487,9 @@ class ElasticsearchBackend:
             total = int(counted[0]["hits"]["total"]["value"])
             aggregations = {k: v for res in counted
                             for k, v in (res.get("aggregations") or {}).items()}
+            for name, base in self._shared(query)[1].items():
+                aggregations[name] = {"buckets": _sum_buckets(
+                    facet_by_name(name), facet_by_name(base), aggregations[base]["buckets"])}
             for f in facet_defs():
                 buckets = aggregations[f.name]["buckets"]
                 if f.kind == "year_histogram":
@@ -539,6 +550,45 @@ class ElasticsearchBackend:
             "field": "suggest", "include": _regex_escape(prefix) + ".*", "size": size,
             "order": [{"_count": "desc"}, {"_key": "asc"}]}}}).body
         return [(b["key"], int(b["doc_count"])) for b in res["aggregations"]["s"]["buckets"]]
+
+
+def _sums_of(facet: FacetDef, base: FacetDef) -> bool:
+    """Whether every bucket of `facet` is a whole number of `base`'s histogram buckets."""
+    if base.kind != "year_histogram" or facet.field != base.field or facet is base:
+        return False
+    if facet.kind == "year_histogram":
+        return facet.interval % base.interval == 0
+    if facet.kind == "range":
+        return all(float(r[k]) % base.interval == 0
+                   for r in facet.ranges for k in ("from", "to") if k in r)
+    return False
+
+
+def _derivations(facets: Sequence[FacetDef]) -> dict[str, str]:
+    """Year facets countable as sums of a finer year histogram's buckets (centuries and
+    periods from decades): {facet: its base}. Counting them again costs per matched record."""
+    bases = sorted((f for f in facets if f.kind == "year_histogram"), key=lambda f: f.interval)
+    out: dict[str, str] = {}
+    for facet in facets:
+        base = next((b for b in bases if b.name not in out and _sums_of(facet, b)), None)
+        if base is not None:
+            out[facet.name] = base.name
+    return out
+
+
+def _sum_buckets(facet: FacetDef, base: FacetDef, buckets: Sequence[Mapping[str, Any]]
+                 ) -> list[dict[str, Any]]:
+    """`facet`'s buckets, as its aggregation would answer, from `base`'s histogram buckets."""
+    if facet.kind == "year_histogram":
+        counts: dict[float, int] = {}
+        for b in buckets:
+            key = math.floor(b["key"] / facet.interval) * facet.interval
+            counts[key] = counts.get(key, 0) + int(b["doc_count"])
+        return [{"key": k, "doc_count": n} for k, n in sorted(counts.items())]
+    return [{"key": r["key"], "doc_count": sum(
+        int(b["doc_count"]) for b in buckets
+        if ("from" not in r or b["key"] >= r["from"]) and ("to" not in r or b["key"] < r["to"]))}
+        for r in facet.ranges]
 
 
 def _empty(lane: queue.Queue[Any]) -> None:

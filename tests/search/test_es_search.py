@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from search.backend import SearchQuery, SearchResult
-from search.es_backend import ElasticsearchBackend, schema_stamp
+from search.backend import SearchQuery, SearchResult, facet_by_name, facet_defs
+from search.es_backend import ElasticsearchBackend, _derivations, _sum_buckets, schema_stamp
 
 pytestmark = pytest.mark.service
 
@@ -57,3 +57,19 @@ def test_count_passes_split_the_shared_facets_between_requests(
 def test_an_index_carries_the_stamp_of_the_schema_it_was_built_from(
         es_backend: ElasticsearchBackend) -> None:
     assert set(es_backend.index_stamps().values()) == {schema_stamp()}
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_centuries_and_periods_summed_from_decades_equal_their_own_aggregations(
+        es_backend: ElasticsearchBackend, query: SearchQuery) -> None:
+    derived = _derivations(facet_defs())
+    assert derived == {"century": "decade", "period": "decade"}
+    aggs = {f.name: es_backend._facet_agg(f) for f in facet_defs()
+            if f.name in {"decade", *derived}}
+    res = es_backend.client.search(index=es_backend.alias, size=0, aggs=aggs,
+                                   query=es_backend._filtered(query)).body["aggregations"]
+    assert res["decade"]["buckets"]
+    for name, base in derived.items():
+        summed = _sum_buckets(facet_by_name(name), facet_by_name(base), res[base]["buckets"])
+        assert summed == [{"key": b["key"], "doc_count": b["doc_count"]}
+                          for b in res[name]["buckets"]]
