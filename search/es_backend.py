@@ -69,7 +69,9 @@ FRAGMENTS = 1
 # A search's requests go in one msearch, which the server runs side by side on its search
 # threads: the hits (and their highlighting) on one core while the facets are counted on the
 # other, and the facets without a choice in COUNT_PASSES requests (docs/benchmarks.md).
-SHARED_IN_HITS = False
+# SHARED_IN_HITS: whether those are counted in the hits request instead; None: only for
+# words with a choice (see _shared_in_hits).
+SHARED_IN_HITS: bool | None = None
 COUNT_PASSES = 2
 BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "number_of_replicas": 0,
                       "translog.durability": "async", "translog.flush_threshold_size": "2gb"}
@@ -451,8 +453,13 @@ class ElasticsearchBackend:
 
     def _shared_in_hits(self, query: SearchQuery) -> bool:
         """Whether the hits request also counts the facets without a choice (see search)."""
-        return bool(self.shared_in_hits and query.facets and query.size
-                    and self._text_query(query.text))
+        together = self.shared_in_hits
+        if together is None:
+            # With words and a choice, the chosen facets' own requests (each matching the
+            # words again) keep the other core busy: counting the rest with the hits saves
+            # matching the words once more. Otherwise the hits go alone, beside the counts.
+            together = any(query.filters.values())
+        return bool(together and query.facets and query.size and self._text_query(query.text))
 
     def search(self, query: SearchQuery) -> SearchResult:
         """Run a query: text AND year span AND box AND facet choices; facets without their own."""
