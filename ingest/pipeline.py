@@ -63,7 +63,8 @@ class BatchReport:
             "batch": self.batch_id, "source": self.source, "reader": self.reader,
             "dry_run": self.dry_run, "started": self.started, "finished": self.finished,
             "counts": self.counts(), "warnings": self.warnings,
-            "accepted": [asdict(a) for a in self.accepted],
+            # vars(), not asdict(): the same dict, without asdict's deep copy (~0.1 ms each).
+            "accepted": [vars(a) for a in self.accepted],
             "rejected": [asdict(r) for r in self.rejected],
         }
 
@@ -100,8 +101,13 @@ def new_batch_id() -> str:
 
 def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
               options: dict[str, Any] | None = None, dry_run: bool = False,
-              progress: Callable[[int], None] | None = None) -> BatchReport:
-    """Ingest one source as one batch and write its report under home/batches/."""
+              progress: Callable[[int], None] | None = None,
+              stalls: dict[str, float] | None = None) -> BatchReport:
+    """Ingest one source as one batch and write its report under home/batches/.
+
+    `stalls`, if given, receives the seconds the parent waited on its workers and the
+    workers waited for work (summed over workers), for benchmarks.
+    """
     context = ReadContext(archive.minter, archive.settings.provider, dict(options or {}))
     context.options.setdefault("max_pixels", archive.settings.max_image_pixels)
     report = BatchReport(new_batch_id(), str(source), reader.name, dry_run, utc_now())
@@ -110,8 +116,8 @@ def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
     # Records whose pyramids are being built in worker processes, saved oldest first.
     window: deque[_Prepared] = deque()
     window_size = 2 * archive.settings.workers
-    # Records ready to save, written to storage as one group (one durability point).
-    group: list[_Prepared] = []
+    # Records ready to save, by id, written to storage as one group (one durability point).
+    group: dict[str, _Prepared] = {}
     status = "failed"
     stack = ExitStack()
     staging = None
@@ -157,6 +163,9 @@ def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
         status = "done"
     finally:
         mapper.close()
+        if stalls is not None:
+            stalls.update(parent_waited=mapper.waited, workers_idle=mapper.workers_idle,
+                          in_workers=mapper.in_workers)
         stack.close()
         archive.flush()
         report.warnings = list(dict.fromkeys(context.warnings))
@@ -207,7 +216,7 @@ def _prepare(archive: Archive, mapped: Mapped, report: BatchReport,
 
 
 def _finish(archive: Archive, reader: Reader, prepared: _Prepared, report: BatchReport,
-            group: list[_Prepared]) -> None:
+            group: dict[str, _Prepared]) -> None:
     """Wait for a record's pyramids, then add it to the save group; a bad image rejects it."""
     item, draft = prepared.item, prepared.draft
     for image, future in prepared.builds:
@@ -219,27 +228,27 @@ def _finish(archive: Archive, reader: Reader, prepared: _Prepared, report: Batch
             _reject(report, item, f"image {image.name} cannot be made into a pyramid: {exc}",
                     draft.record_id)
             return
-    if any(other.draft.record_id == draft.record_id for other in group):
+    if draft.record_id in group:
         _save_group(archive, reader, group, report)  # one id once per storage group
-    group.append(prepared)
+    group[draft.record_id] = prepared
     if len(group) >= GROUP_SIZE:
         _save_group(archive, reader, group, report)
 
 
-def _save_group(archive: Archive, reader: Reader, group: list[_Prepared],
+def _save_group(archive: Archive, reader: Reader, group: dict[str, _Prepared],
                 report: BatchReport) -> None:
     """Save the group in storage (durable together), then count its records as accepted."""
     if not group:
         return
     items = [(p.draft, Provenance(p.item.source, p.item.position, report.batch_id, reader.name,
-                                  reader.version)) for p in group]
-    ahead = {p.draft.record_id: p.ahead for p in group if p.ahead is not None}
+                                  reader.version)) for p in group.values()]
+    ahead = {rid: p.ahead for rid, p in group.items() if p.ahead is not None}
     results = archive.save_many(items, pyramids_built=True, ahead=ahead)
     with archive.state.transaction():
         for result in results:
             archive.state.add_batch_record(report.batch_id, result.record_id, result.version,
                                            result.action)
-    for prepared, result in zip(group, results, strict=True):
+    for prepared, result in zip(group.values(), results, strict=True):
         report.accepted.append(Accepted(result.record_id, prepared.item.position, result.action,
                                         result.version, prepared.draft.warnings))
     group.clear()
