@@ -41,9 +41,11 @@ from ingest.reader import ReadContext, Reader, RecordRejected, Rejection, Source
 PARALLEL_AFTER = 250
 CHUNK = 32
 # Chunks sent and not yet taken back, per worker. The parent works in bursts (a storage group
-# every 200 records, the RDF store and index every 2,000: about a second of CPU); the
-# workers must have that much work queued or one core idles while the parent flushes.
-CHUNKS_IN_FLIGHT_PER_WORKER = 16
+# every 200 records, the RDF store and index every 2,000: 1-5 s of CPU); the workers must
+# have that much work queued or one core idles while the parent flushes. Bounded also by
+# the bytes sent, so large records (LIDO, ~42 KB) do not fill the parent's memory.
+CHUNKS_IN_FLIGHT_PER_WORKER = 40
+BYTES_IN_FLIGHT = 24_000_000
 
 
 @dataclass
@@ -191,6 +193,8 @@ class RecordMapper:
         self._in_flight: deque[tuple[list[SourceRecord | Rejection],
                                      Future[tuple[list[_Result], list[str], float]]]] = deque()
         self._version = 0
+        self._bytes_in_flight = 0
+        self._sizes: deque[int] = deque()  # payload bytes of each chunk in flight
         self._options_sent: bytes = b""
         self._strip = False  # records go without their parsed data (see _travels)
         self.in_workers = 0  # records mapped in the pool (for reports and tests)
@@ -210,7 +214,8 @@ class RecordMapper:
         self._pending.append(item)
         if len(self._pending) >= CHUNK:
             self._submit()
-        while len(self._in_flight) > self.workers * CHUNKS_IN_FLIGHT_PER_WORKER:
+        while (len(self._in_flight) > self.workers * CHUNKS_IN_FLIGHT_PER_WORKER
+               or self._bytes_in_flight > BYTES_IN_FLIGHT):
             yield from self._collect()
 
     def finish(self) -> Iterator[Mapped | Rejection]:
@@ -301,9 +306,12 @@ class RecordMapper:
             self._options_sent = options
         future = self._pool.submit(_map_chunk, self._version, options, payload)
         self._in_flight.append((chunk, future))
+        self._bytes_in_flight += len(payload)
+        self._sizes.append(len(payload))
 
     def _collect(self) -> Iterator[Mapped | Rejection]:
         chunk, future = self._in_flight.popleft()
+        self._bytes_in_flight -= self._sizes.popleft()
         if not future.done():
             waiting = time.monotonic()
             future.result()
