@@ -42,9 +42,10 @@ PARALLEL_AFTER = 250
 CHUNK = 32
 # Chunks sent and not yet taken back, per worker. The parent works in bursts (a storage group
 # every 200 records, the RDF store and index every 2,000: 1-5 s of CPU); the workers must
-# have that much work queued or one core idles while the parent flushes. Bounded also by
-# the bytes sent, so large records (LIDO, ~42 KB) do not fill the parent's memory.
-CHUNKS_IN_FLIGHT_PER_WORKER = 40
+# have that much work queued or one core idles while the parent flushes. Not much more:
+# what is queued when the reader ends is saved by the parent alone, one core idle (40 chunks
+# made small batches slower). Bounded also by the bytes sent (LIDO records are ~42 KB).
+CHUNKS_IN_FLIGHT_PER_WORKER = 16
 BYTES_IN_FLIGHT = 24_000_000
 
 
