@@ -660,9 +660,8 @@ class Archive:
             return None
         if self.is_withdrawn(rid):
             return Record(rid, head, Graph(), withdrawn=True)
-        graph_name = self.minter.graph(rid)
-        if self.derives and self.rdf.has_graph(graph_name) and not self._is_pending(rid):
-            graph = self.rdf.graph(graph_name)
+        if self.store_holds(rid):
+            graph = self.rdf.graph(self.minter.graph(rid))
         else:
             stored = self.storage.read(rid, RECORD_PATH)
             graph = parse_stored_graph(stored, self.settings.base_url)
@@ -671,9 +670,12 @@ class Archive:
                                             self.settings.base_url)
         return Record(rid, head, graph)
 
-    def _is_pending(self, rid: str) -> bool:
+    def store_holds(self, rid: str) -> bool:
+        """Whether the RDF store holds the record's current version (derived, not pending)."""
+        if not (self.derives and self.rdf.has_graph(self.minter.graph(rid))):
+            return False
         row = self.state.conn.execute("SELECT 1 FROM pending WHERE record_id = ?", (rid,))
-        return row.fetchone() is not None
+        return row.fetchone() is None
 
     def history(self, rid: str) -> list[VersionInfo]:
         """Every stored version of a record, oldest first."""

@@ -351,13 +351,13 @@ def read_for_view(archive: Archive, rid: str) -> Record | None:
     """
     if not is_record_id(rid):
         return None
-    name = archive.minter.graph(rid)
-    if not (archive.derives and archive.rdf.has_graph(name)) or archive._is_pending(rid):
+    if not archive.store_holds(rid):
         return archive.get(rid)
     head = archive.storage.head(rid)
     if head is None or archive.is_withdrawn(rid):
         return archive.get(rid)
-    quads = archive.rdf.store.quads_for_pattern(None, None, None, ox.NamedNode(name))
+    quads = archive.rdf.store.quads_for_pattern(None, None, None,
+                                                ox.NamedNode(archive.minter.graph(rid)))
     graph = RecordGraph(ox.Triple(q.subject, q.predicate, q.object) for q in quads)
     # RecordGraph answers the rdflib calls the views make (objects, subjects, triples) in
     # rdflib terms; the linked-data formats, which serialise, read Archive.get's graph.
