@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from flask import Response, abort, current_app, g, jsonify, render_template, request, url_for
 
@@ -50,8 +49,10 @@ def published_record(archive: Archive, rid: str,
 def item_url(name: str) -> str:
     """url_for("item", name=name), its base found once per request (pages link dozens)."""
     try:
-        base = g.memoria_item_url_base
+        base, to_url = g.memoria_item_url
     except AttributeError:
-        base = g.memoria_item_url_base = url_for("item", name="_")[:-1]
-    # What the route's path converter writes (werkzeug BaseConverter.to_url).
-    return str(base) + quote(name, safe="!$&'()*+,/:;=@")
+        # The item route's own converter (<path:name>) quotes the name, as url_for would.
+        url_map = current_app.url_map
+        base, to_url = g.memoria_item_url = (url_for("item", name="_")[:-1],
+                                             url_map.converters["path"](url_map).to_url)
+    return str(base) + str(to_url(name))
