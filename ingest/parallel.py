@@ -313,11 +313,10 @@ class RecordMapper:
     def _collect(self) -> Iterator[Mapped | Rejection]:
         chunk, future = self._in_flight.popleft()
         self._bytes_in_flight -= self._sizes.popleft()
-        if not future.done():
-            waiting = time.monotonic()
-            future.result()
-            self.waited += time.monotonic() - waiting
+        waiting = None if future.done() else time.monotonic()
         results, warnings, idle = future.result()
+        if waiting is not None:
+            self.waited += time.monotonic() - waiting
         self.workers_idle += idle
         self.context.warnings.extend(warnings)
         self.in_workers += len(results)
