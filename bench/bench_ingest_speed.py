@@ -1,12 +1,23 @@
 """Ingest speed of one format end to end: records/s, CPU seconds, peak memory and machine load.
 
     .venv/bin/python -m bench.bench_ingest_speed FORMAT RECORDS [--fsync] [--spy FILE]
+    .venv/bin/python -m bench.bench_ingest_speed all RECORDS [--formats csv,dc,...]
 
-FORMAT is csv, dc, ead, lido or marcxml (synthetic inputs from the other ingest benchmarks).
-The run is one fresh process, so peak RSS (ru_maxrss, this process and, separately, its
-largest child) belongs to it alone. CPU seconds are user + system of the process and its
-children: on a shared machine they say what the ingest costs even when the wall clock says
-how busy everyone else was. The load average is printed at start and end for that reason.
+FORMAT is csv, dc, ead, lido or marcxml (synthetic inputs from the other ingest benchmarks);
+`all` runs the five one after another, each in a fresh process, and deletes their trees only
+when the series is over (see below). A run is one fresh process, so peak RSS (ru_maxrss, this
+process and, separately, its largest child) belongs to it alone. CPU seconds are user + system
+of the process and its children: on a shared machine they say what the ingest costs even when
+the wall clock says how busy everyone else was. The load average is printed at start and end
+for that reason, and the system-CPU share with it.
+
+Why the series keeps its trees: on ext4 without a journal (this machine's /, /tmp, /work) every
+new inode skips the inodes deleted in the last 60-360 s by scanning them one by one in the
+kernel (`recently_deleted`). Deleting a run's storage root (~12 inodes a record) makes every
+file create of the next run cost 50-1,000 us instead of ~20 for minutes. So a run never deletes
+a tree before measuring, `all` deletes every tree after the last run, and each run first times
+a few hundred file creates (`create_us`): a high figure says the disk is still in the shadow of
+some deletion (this benchmark's or anyone's) and the run's rate is not the pipeline's.
 """
 
 from __future__ import annotations
@@ -57,9 +68,23 @@ def _spy(out: str) -> subprocess.Popen[bytes]:
                              "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+FORMATS = ("csv", "dc", "ead", "lido", "marcxml")
+PROBE_FILES = 300
+
+
+def create_cost_us(folder: Path) -> float:
+    """Wall microseconds to create one empty file in folder (the probe files are kept)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    for n in range(PROBE_FILES):
+        os.close(os.open(folder / f"p{n}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    return round(1e6 * (time.perf_counter() - started) / PROBE_FILES, 1)
+
+
 def run(fmt: str, count: int, fsync: bool, work: Path,
         spy_to: str | None = None) -> dict[str, object]:
     """Ingest `count` records of a format into a fresh instance under work and measure it."""
+    create_us = create_cost_us(work / "probe")
     source, options = make_source(fmt, work, count)
     settings = load_settings({"home": str(work / "home"), "base_url": "http://memoria.test",
                               "fsync": fsync}, environ={})
@@ -77,9 +102,10 @@ def run(fmt: str, count: int, fsync: bool, work: Path,
         if spy is not None:
             spy.send_signal(2)  # SIGINT: py-spy writes its file and exits
             spy.wait(timeout=120)
-    parent = after.user - before.user + after.system - before.system
-    children = (after.children_user - before.children_user
-                + after.children_system - before.children_system)
+    parent_sys = after.system - before.system
+    children_sys = after.children_system - before.children_system
+    parent = after.user - before.user + parent_sys
+    children = after.children_user - before.children_user + children_sys
     cpu = parent + children
     return {
         "format": fmt, "fsync": fsync, "input": report.input,
@@ -92,6 +118,14 @@ def run(fmt: str, count: int, fsync: bool, work: Path,
         "workers_ms_per_record": round(1000 * children / max(report.input, 1), 2),
         # CPU seconds per wall second: 2.0 means both cores were busy the whole time.
         "cores_busy": round(cpu / seconds, 2),
+        # System CPU (kernel: file creates, page cache, ...) as a share of all CPU, and its
+        # parent and worker parts a record; high figures on ext4 follow recent deletions.
+        "sys_share": round((parent_sys + children_sys) / max(cpu, 1e-9), 3),
+        "parent_sys_ms_per_record": round(1000 * parent_sys / max(report.input, 1), 2),
+        "workers_sys_ms_per_record": round(1000 * children_sys / max(report.input, 1), 2),
+        # Wall us to create one empty file just before the run: ~20 on a settled ext4 disk,
+        # 50-1,000 in the minutes after a big deletion (see the module docstring).
+        "create_us": create_us,
         # Stalls: the parent waiting for a worker's chunk; workers waiting for their next one.
         "parent_waited_s": round(stalls.get("parent_waited", 0.0), 1),
         "workers_idle_s": round(stalls.get("workers_idle", 0.0), 1),
@@ -102,20 +136,48 @@ def run(fmt: str, count: int, fsync: bool, work: Path,
     }
 
 
+def series(formats: list[str], count: int, fsync: bool) -> None:
+    """Run formats one after another, each in a fresh process; delete their trees at the end."""
+    root = Path(tempfile.mkdtemp(prefix="bench-speed-series-"))
+    try:
+        for fmt in formats:
+            command = [sys.executable, "-m", "bench.bench_ingest_speed", fmt, str(count),
+                       "--keep-in", str(root / fmt)] + (["--fsync"] if fsync else [])
+            if subprocess.run(command, check=False).returncode:
+                print(f"{fmt}: the run failed (see above)", file=sys.stderr, flush=True)
+    finally:
+        print(f"deleting {root} (the next file-heavy run on this disk should wait ~6 minutes)",
+              file=sys.stderr, flush=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main(argv: list[str]) -> None:
-    """Parse arguments, run once, print one JSON line."""
+    """Parse arguments, run once (or the series), print one JSON line a run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("format")
+    parser.add_argument("format", help=f"one of {', '.join(FORMATS)}, or all")
     parser.add_argument("records", type=int)
     parser.add_argument("--fsync", action="store_true")
     parser.add_argument("--spy", metavar="FILE",
                         help="record the parent with py-spy (.json speedscope, .txt raw, else SVG)")
+    parser.add_argument("--formats", default=",".join(FORMATS),
+                        help="with `all`: which formats, in order (comma-separated)")
+    parser.add_argument("--keep-in", metavar="DIR",
+                        help="work in DIR (must not exist) and leave it; `all` uses this")
     args = parser.parse_args(argv)
+    if args.format == "all":
+        series([f for f in args.formats.split(",") if f], args.records, args.fsync)
+        return
+    if args.keep_in:
+        work = Path(args.keep_in)
+        work.mkdir(parents=True)
+        print(json.dumps(run(args.format, args.records, args.fsync, work, args.spy)), flush=True)
+        return
     work = Path(tempfile.mkdtemp(prefix=f"bench-speed-{args.format}-"))
     try:
         # Printed before the clean-up, which takes minutes for 100,000 stored objects.
         print(json.dumps(run(args.format, args.records, args.fsync, work, args.spy)), flush=True)
     finally:
+        # This deletion makes file creates on the disk slow for minutes (module docstring).
         shutil.rmtree(work, ignore_errors=True)
 
 
