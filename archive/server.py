@@ -28,6 +28,7 @@ from archive.indexer import IndexFeed
 from archive.rdfstore import RdfStore, RdfStoreError
 from archive.service import Archive
 from archive.settings import Settings
+from archive.site.page_cache import forget_pages, page_cache_folder
 
 SYNC_INTERVAL_SECONDS = 2.0
 THREADS_PER_WORKER = 4
@@ -281,6 +282,9 @@ class MemoriaServer(BaseApplication):
         from archive.web import create_app
 
         archive = open_worker_archive(self.settings, self.started_ns)
+        if isinstance(archive, PrimaryArchive) and self.settings.page_cache_mb > 0:
+            # Before any reader serves: each waits for the snapshot create_app publishes.
+            forget_pages(page_cache_folder(self.settings), self.settings.page_cache_mb << 20)
         app = create_app(self.settings, sync_interval=SYNC_INTERVAL_SECONDS, archive=archive)
         freeze_startup_objects()
         return app

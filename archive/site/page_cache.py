@@ -11,10 +11,14 @@ while it rendered. An ingest or a correction changes the token, so the next requ
 afresh; a reader worker sees the change on its usual sync beat, exactly as without the cache.
 Outside the production server (one process, no snapshots) the token names the process too.
 
-The store is `diskcache` in the instance's cache folder: SQLite (WAL) plus one file per large
-page, safe across processes and threads, bounded in bytes with eviction — a well-kept library
-instead of a hand-made shared-memory cache. The pages are derived data: deleting the folder
-only makes the next requests render again.
+The store is `diskcache` in the instance's cache folder: one SQLite file (WAL), safe across
+processes and threads, bounded in bytes with eviction — a well-kept library instead of a
+hand-made shared-memory cache. Every page stays inside SQLite (diskcache would write pages over
+32 KB as files of their own and unlink them on eviction: on ext4 without a journal, every file
+created after many deletions scans the recently deleted inodes, and a hit on such a page opened
+a file). The pages are derived data: deleting the folder only makes the next requests render
+again, and the production server forgets them at start (see `forget_pages`): the data token
+names the RDF-store snapshot the primary publishes at start, so no earlier page can be served.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from flask import Flask, Response, current_app, g, request
 from flask_babel import get_locale
 
 from archive.service import Archive
+from archive.settings import Settings
 from archive.site.i18n import preferred_languages
 from archive.site.pages import get_archive
 
@@ -87,9 +92,12 @@ class PageCache:
         self.max_bytes = max_bytes
         # Least recently *stored* out first: a least-recently-used policy would write to
         # SQLite on every hit, and hits are the common case.
+        # No page file: a page over max_bytes / LARGEST_SHARE is never kept, so every kept
+        # one is under disk_min_file_size and stays a SQLite row.
         self._cache = diskcache.Cache(str(directory), size_limit=max_bytes,
                                       eviction_policy="least-recently-stored",
-                                      timeout=LOCK_WAIT_SECONDS)
+                                      timeout=LOCK_WAIT_SECONDS,
+                                      disk_min_file_size=max(max_bytes, 1 << 20))
 
     def get(self, key: str) -> CachedPage | None:
         """The page kept under key, or None (also when the cache cannot be read)."""
@@ -123,6 +131,22 @@ class PageCache:
 
     def __len__(self) -> int:
         return len(self._cache)
+
+
+def forget_pages(directory: Path, max_bytes: int) -> None:
+    """Empty the shared page cache (a server start: its pages name data no longer served)."""
+    cache = PageCache(directory, max_bytes)
+    try:
+        cache.clear()
+    except _CACHE_ERRORS:
+        _log.warning("page cache not emptied at start", exc_info=True)
+    finally:
+        cache.close()
+
+
+def page_cache_folder(settings: Settings) -> Path:
+    """Where the instance keeps its pages."""
+    return Path(settings.cache_dir) / "pages"
 
 
 def data_token(archive: Archive) -> tuple[Any, ...] | None:
@@ -214,7 +238,7 @@ def register(app: Flask) -> None:
     settings = app.config.get("MEMORIA_SETTINGS")
     size_mb = getattr(settings, "page_cache_mb", 0)
     if settings is not None and size_mb > 0:
-        app.extensions["memoria_page_cache"] = PageCache(settings.cache_dir / "pages",
+        app.extensions["memoria_page_cache"] = PageCache(page_cache_folder(settings),
                                                          size_mb << 20)
     app.before_request(_serve_kept)
     app.after_request(_keep_and_tag)

@@ -179,3 +179,19 @@ def test_the_cache_folder_is_derived_and_safe_to_delete(app: Flask) -> None:
     for _ in range(2):
         status, _, etag, body = get(client, "/search?q=Merced")
         assert (status, etag, body) == (200, first[2], first[3])
+
+
+def test_pages_stay_inside_sqlite_and_a_server_start_forgets_them(tmp_path: Path) -> None:
+    """No file per page (file churn is slow on ext4 without a journal); forget_pages empties."""
+    from archive.site.page_cache import CachedPage, forget_pages
+
+    folder = tmp_path / "pages"
+    cache = PageCache(folder, max_bytes=8 << 20)
+    for i in range(20):  # 200 KB pages: diskcache's default would write each as a file
+        cache.put(f"p{i}", CachedPage(bytes([i]) * 200_000, (), str(i)))
+    assert len(cache) == 20 and cache.get("p3") == CachedPage(bytes([3]) * 200_000, (), "3")
+    names = sorted(p.name for p in folder.iterdir())
+    assert all(name.startswith("cache.db") for name in names), names
+    forget_pages(folder, 8 << 20)
+    assert len(cache) == 0 and cache.get("p3") is None
+    cache.close()
