@@ -43,24 +43,22 @@ def undo_batch(archive: Archive, batch_id: str) -> UndoReport:
     if batch.status == "undone":
         raise UndoError(f"batch {batch_id} has been undone already")
     report = UndoReport(batch_id)
-    for rid, version, action in archive.state.batch_records(batch_id):
-        if action == "unchanged":
-            continue
-        head = archive.storage.head(rid)
-        if head != version:
-            # A later batch or an archivist changed the record since; their work wins.
-            report.skipped.append((rid, f"changed since this batch ({version} -> {head})"))
-            continue
-        if action == "withdrawn":
-            restored_from = _previous(version)
-            archive.restore(rid, restored_from, f"undo of batch {batch_id}")
-            report.restored.append((rid, restored_from))
-        elif action == "created":
-            archive.withdraw(rid, f"undo of batch {batch_id}", batch_id)
-            report.withdrawn.append(rid)
-        else:
-            restored_from = _previous(version)
-            archive.restore(rid, restored_from, f"undo of batch {batch_id}")
-            report.restored.append((rid, restored_from))
+    # Pyramids go after the loop: deleting between the storage writes would slow each write.
+    with archive.removing_later():
+        for rid, version, action in archive.state.batch_records(batch_id):
+            if action == "unchanged":
+                continue
+            head = archive.storage.head(rid)
+            if head != version:
+                # A later batch or an archivist changed the record since; their work wins.
+                report.skipped.append((rid, f"changed since this batch ({version} -> {head})"))
+                continue
+            if action == "created":
+                archive.withdraw(rid, f"undo of batch {batch_id}", batch_id)
+                report.withdrawn.append(rid)
+            else:  # withdrawn or updated: the version before this batch's comes back
+                restored_from = _previous(version)
+                archive.restore(rid, restored_from, f"undo of batch {batch_id}")
+                report.restored.append((rid, restored_from))
     archive.state.set_batch_status(batch_id, "undone")
     return report

@@ -82,3 +82,22 @@ def test_rebuild_command(runner, sample_source: Path) -> None:  # type: ignore[n
     result = runner.invoke("rebuild")
     assert result.exit_code == 0
     assert "4 records" in result.output
+
+
+def test_rebuild_makes_the_pyramids_again_and_leaves_no_old_tree(settings: Settings,
+                                                                  sample_source: Path) -> None:
+    with Archive(settings).open() as archive:
+        _ingest(archive, sample_source)
+        built = sorted(p.relative_to(settings.pyramid_dir)
+                       for p in settings.pyramid_dir.rglob("*") if p.is_file())
+        assert built
+        stray = settings.pyramid_dir / "not-an-image"
+        stray.mkdir()
+        report = archive.rebuild()
+        assert report.pyramids == 2 and not report.pyramid_errors
+        after = sorted(p.relative_to(settings.pyramid_dir)
+                       for p in settings.pyramid_dir.rglob("*") if p.is_file())
+        # Moved aside and deleted after the build: only the records' pyramids are there.
+        assert after == built and not stray.exists()
+        assert [p.name for p in settings.pyramid_dir.parent.iterdir()
+                if p.name.startswith(settings.pyramid_dir.name + ".old-")] == []

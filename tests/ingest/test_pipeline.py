@@ -178,3 +178,36 @@ def test_folder_ingest_names_images_by_file_name(settings: Settings, tmp_path: P
         assert len(clash.rejected) == 1
         assert "already used by record files-AHM-0042" in clash.rejected[0].reason
         assert archive.image_owner("AHM-0042") == "files-AHM-0042"
+
+
+def test_undo_removes_the_withdrawn_pyramids_after_its_writes(settings: Settings,
+                                                              sample_source: Path) -> None:
+    from archive.pyramids import images_of
+    from ingest.undo import undo_batch
+
+    with Archive(settings).open() as archive:
+        report = run_batch(archive, get_reader("csv"), sample_source / "records.csv",
+                           options={"mapping": load_mapping(sample_source / "mapping.toml"),
+                                    "images_dir": sample_source})
+        ids = [image.image_id for a in report.accepted
+               for image in images_of(archive.get(a.record_id).graph)]  # type: ignore[union-attr]
+        assert len(ids) == 2 and all(archive.pyramids.path(i).exists() for i in ids)
+        removed: list[tuple[str, int]] = []
+        remove = archive.pyramids.remove
+        writes = 0
+        original_write = archive.storage.write
+
+        def counting_write(*args, **kwargs):  # type: ignore[no-untyped-def]
+            nonlocal writes
+            writes += 1
+            return original_write(*args, **kwargs)
+
+        archive.storage.write = counting_write  # type: ignore[method-assign]
+        archive.pyramids.remove = (  # type: ignore[method-assign]
+            lambda image_id: (removed.append((image_id, writes)), remove(image_id))[1])
+        undone = undo_batch(archive, report.batch_id)
+        assert sorted(undone.withdrawn) == sorted(a.record_id for a in report.accepted)
+        # Every pyramid went, and only after the last storage write of the undo.
+        assert sorted(i for i, _ in removed) == sorted(ids)
+        assert {at for _, at in removed} == {writes}
+        assert not any(archive.pyramids.path(i).exists() for i in ids)
