@@ -1,7 +1,7 @@
 """Search backends side by side: indexing docs/s, size, memory, and p50/p99 per query kind.
 
 Run: .venv/bin/python -m bench.bench_search [N ...] [--no-es] [--no-tantivy] [--keep-es]
-     [--queries Q]
+     [--queries Q] [--warm-up R]
 Each N (default 100000) is generated once and loaded into both backends, then timed on four
 query kinds: (a) a keyword plus five facet choices, (b) a facet-only browse, (c) a Chinese
 keyword, (d) a date range plus a geo box. Titles, descriptions and keywords are real English,
@@ -9,6 +9,10 @@ Spanish and Chinese words from the shared corpus drawn with their corpus frequen
 (bench/search_text.py), so a few keywords are common and most are rare. Every query counts
 all facets and (with text) highlights; facet-count caches are cleared before each timed
 pass, so only repeats within the pass (as on a real browse page) are served from them.
+Before the first timed pass each backend answers R rounds (default 2) of Q other queries of
+every kind (other seeds, caches cleared after): a server that has only indexed runs its search
+code interpreted until the JVM has compiled it, which doubled Elasticsearch's first pass
+(docs/benchmarks.md); a serving index is warm. Both backends get the same warm-up.
 Elasticsearch is measured when MEMORIA_ES_URL (default http://127.0.0.1:9200) answers;
 start it with scripts/es.sh start. --keep-es keeps the Elasticsearch index of N documents
 (alias memoria-benchkeep-N) and reuses it in later runs while it was built from the same
@@ -165,9 +169,24 @@ def time_queries(backend: SearchBackend, qs: list[SearchQuery],
     return times
 
 
+def warm_backend(backend: SearchBackend, n_queries: int, rounds: int) -> float:
+    """Answer `rounds` x n_queries queries of every kind (seeds the timed passes never use),
+    in full and without facets or highlights as the timed passes ask; then forget cached
+    counts. Seconds taken."""
+    start = time.perf_counter()
+    for r in range(rounds):
+        for kind in KINDS:
+            for q in queries(kind, n_queries, seed=100 + r):
+                backend.search(q)
+                backend.search(replace(q, facets=False, highlight=False))
+    clear_caches(backend)
+    return time.perf_counter() - start
+
+
 def measure(backend: SearchBackend, docs: list[dict[str, Any]] | int,
             load: Callable[[Iterable[dict[str, Any]]], int], size_bytes: Callable[[], int],
-            n_queries: int, server_pid: int | None = None) -> dict[str, Any]:
+            n_queries: int, server_pid: int | None = None,
+            warm_rounds: int = 2) -> dict[str, Any]:
     """Index the docs (a number: reuse the index holding that many), then time every query
     kind; one result row as a dict."""
     rss0 = _rss_kb()
@@ -184,6 +203,7 @@ def measure(backend: SearchBackend, docs: list[dict[str, Any]] | int,
     assert backend.count() == n, (backend.count(), n)
     row: dict[str, Any] = {"docs": n, "docs/s": n / index_s,
                            "index s": index_s, "size MB": size_bytes() / 1e6}
+    row["warm-up s"] = warm_backend(backend, n_queries, warm_rounds)
     for kind in KINDS:
         qs, warm_up = queries(kind, n_queries), queries(kind, 10, seed=8)
         times = time_queries(backend, qs, warm_up)
@@ -222,7 +242,7 @@ def _reusable(es: ElasticsearchBackend, n: int) -> bool:
 
 
 def run(n: int, n_queries: int, with_es: bool, with_tantivy: bool = True,
-        keep_es: bool = False) -> list[tuple[str, dict[str, Any]]]:
+        keep_es: bool = False, warm_rounds: int = 2) -> list[tuple[str, dict[str, Any]]]:
     """Both backends (or either) on n generated documents."""
     url = os.environ.get("MEMORIA_ES_URL", "http://127.0.0.1:9200")
     es = ElasticsearchBackend(url, alias=f"memoria-benchkeep-{n}" if keep_es
@@ -241,7 +261,7 @@ def run(n: int, n_queries: int, with_es: bool, with_tantivy: bool = True,
             path = Path(tmp) / "index"
             tv = TantivyBackend(path)
             rows.append(("Tantivy", measure(tv, docs, tv.index, lambda: _dir_bytes(path),
-                                            n_queries)))
+                                            n_queries, warm_rounds=warm_rounds)))
             tv.close()
         print(rows[-1], flush=True)
     if with_es:
@@ -253,7 +273,8 @@ def run(n: int, n_queries: int, with_es: bool, with_tantivy: bool = True,
             print(f"reusing {es._current()[0]} ({n:,} documents)", flush=True)
         try:
             rows.append(("Elasticsearch", measure(es, n if reuse else docs, es.rebuild,
-                                                  es_size, n_queries, _es_pid(es))))
+                                                  es_size, n_queries, _es_pid(es),
+                                                  warm_rounds)))
         finally:
             if not keep_es:
                 for index in es.client.indices.get(index="memoria-bench-*").body:
@@ -266,26 +287,29 @@ def run(n: int, n_queries: int, with_es: bool, with_tantivy: bool = True,
 def main(argv: list[str]) -> None:
     """Run the benchmark for each N and print one table with both backends and the ratio."""
     n_queries = int(argv[argv.index("--queries") + 1]) if "--queries" in argv else 100
-    skip = argv.index("--queries") + 1 if "--queries" in argv else -1
-    sizes = [int(a) for i, a in enumerate(argv) if a.isdigit() and i != skip] or [100_000]
+    warm_rounds = int(argv[argv.index("--warm-up") + 1]) if "--warm-up" in argv else 2
+    skip = {argv.index(o) + 1 for o in ("--queries", "--warm-up") if o in argv}
+    sizes = [int(a) for i, a in enumerate(argv) if a.isdigit() and i not in skip] or [100_000]
     load_before = os.getloadavg()
     results = []
     for n in sizes:
         results.append((n, run(n, n_queries, "--no-es" not in argv,
-                               "--no-tantivy" not in argv, "--keep-es" in argv)))
+                               "--no-tantivy" not in argv, "--keep-es" in argv,
+                               warm_rounds)))
     kinds = list(KINDS)
-    header = ["documents", "backend", "docs/s", "index s", "size MB", "peak MB"]
+    header = ["documents", "backend", "docs/s", "index s", "size MB", "peak MB", "warm-up s"]
     header += [f"({k}) {KINDS[k]} p50 / p99 ms" for k in kinds]
     table = []
     for n, rows in results:
         for name, r in rows:
             table.append([f"{n:,}", name, f"{r['docs/s']:,.0f}", f"{r['index s']:,.0f}",
-                          f"{r['size MB']:,.0f}", f"{r['peak MB']:,.0f}"]
+                          f"{r['size MB']:,.0f}", f"{r['peak MB']:,.0f}",
+                          f"{r['warm-up s']:,.0f}"]
                          + [f"{r[k + ' p50']:.1f} / {r[k + ' p99']:.1f}" for k in kinds])
         if len(rows) == 2:
             (_, t), (_, e) = rows
             table.append([f"{n:,}", "ratio ES / Tantivy", f"{e['docs/s'] / t['docs/s']:.2f}",
-                          "", f"{e['size MB'] / t['size MB']:.2f}", ""]
+                          "", f"{e['size MB'] / t['size MB']:.2f}", "", ""]
                          + [f"{e[k + ' p50'] / t[k + ' p50']:.2f} / "
                             f"{e[k + ' p99'] / t[k + ' p99']:.2f}" for k in kinds])
     print_table(f"Search backends ({n_queries} queries a kind, all facets counted)",

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Start, stop or check a local single-node Elasticsearch for tests and development.
 #
-#   scripts/es.sh start|stop|status
+#   scripts/es.sh start|stop|status|purge
+#
+# Each port keeps its data in <cache>/instance-<port>, on purpose: a stop and a start keep the
+# indices (the outage test and `bench_search --keep-es` rely on it). `purge` stops the server
+# of that port and removes its instance dir (for a one-off port, or to start from nothing).
 #
 # The server is the official integ-test-zip distribution fetched from Maven Central with
 # `mvn dependency:copy`, unpacked under a cache dir and run by an unprivileged system user
@@ -275,6 +279,17 @@ stop() {
     log "stopped (pid $pid)"
 }
 
+purge() {
+    stop
+    # Only an instance dir of this cache, named for its port, is ever removed.
+    [[ "$INSTANCE" == "$CACHE/instance-$PORT" && "$PORT" =~ ^[0-9]+$ ]] \
+        || die "refusing to remove $INSTANCE"
+    if [[ -d "$INSTANCE" ]]; then
+        rm -rf -- "$INSTANCE"
+        log "removed $INSTANCE"
+    fi
+}
+
 status() {
     if pid_alive && healthy; then
         log "running at $URL (pid $(cat "$PIDFILE"))"
@@ -293,5 +308,6 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     status) status ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    purge) purge ;;
+    *) echo "usage: $0 start|stop|status|purge" >&2; exit 2 ;;
 esac

@@ -7,7 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from search.backend import SearchQuery, SearchResult, facet_by_name, facet_defs
-from search.es_backend import ElasticsearchBackend, _derivations, _sum_buckets, schema_stamp
+from search.es_backend import (
+    ElasticsearchBackend,
+    _count_cost,
+    _derivations,
+    _sum_buckets,
+    schema_stamp,
+)
 
 pytestmark = pytest.mark.service
 
@@ -53,6 +59,19 @@ def test_count_passes_split_the_shared_facets_between_requests(
     assert len(groups) == 2 and not set(groups[0]) & set(groups[1])
     # The two costly facets (many values, several a record) are counted side by side.
     assert ("creator" in groups[0]) != ("subject" in groups[0])
+
+
+@pytest.mark.parametrize("passes", [2, 3])
+def test_the_count_requests_get_about_equal_shares_of_the_counting_cost(
+        layouts: ElasticsearchBackend, passes: int) -> None:
+    layouts.count_passes = passes
+    costliest = max(_count_cost(f) for f in facet_defs())
+    for query in QUERIES:
+        groups = layouts._shared_groups(query)
+        assert sorted(n for g in groups for n in g) == sorted(layouts._shared_aggs(query))
+        costs = [sum(_count_cost(facet_by_name(n)) for n in g) for g in groups]
+        assert len(groups) == passes
+        assert max(costs) - min(costs) <= costliest, (query, groups)
 
 
 def test_an_index_carries_the_stamp_of_the_schema_it_was_built_from(
