@@ -297,12 +297,18 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def threads_per_worker() -> int:
+    """Threads of each worker: THREADS_PER_WORKER, or MEMORIA_SERVER_THREADS (for A/B runs)."""
+    value = os.environ.get("MEMORIA_SERVER_THREADS", "")
+    return int(value) if value.strip().isdigit() and int(value) > 0 else THREADS_PER_WORKER
+
+
 def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     """Gunicorn options: `workers` processes of a few threads each."""
     return {
         "bind": f"{host}:{port}",
         "workers": settings.workers,
-        "threads": THREADS_PER_WORKER,
+        "threads": threads_per_worker(),
         "worker_class": "gthread",
         "accesslog": "-",
         "access_log_format": ACCESS_LOG_FORMAT,

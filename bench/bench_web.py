@@ -137,8 +137,10 @@ def ensure_index(home: Path, records: int) -> None:
 class Server:
     """`memoria serve` on a free loopback port, with a given number of worker processes."""
 
-    def __init__(self, home: Path, workers: int, page_cache: bool = True) -> None:
+    def __init__(self, home: Path, workers: int, page_cache: bool = True,
+                 threads: int = 0) -> None:
         self.home, self.workers, self.page_cache = home, workers, page_cache
+        self.threads = threads  # 0: the server's own choice
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -148,6 +150,8 @@ class Server:
         env = {**os.environ, "MEMORIA_BASE_URL": BASE_URL, "MEMORIA_WORKERS": str(self.workers)}
         if not self.page_cache:
             env["MEMORIA_PAGE_CACHE_MB"] = "0"
+        if self.threads:
+            env["MEMORIA_SERVER_THREADS"] = str(self.threads)
         self.proc = subprocess.Popen(
             [memoria, "--home", str(self.home), "serve", "--host", "127.0.0.1", "--port",
              str(self.port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -340,6 +344,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", default="10,50")
     parser.add_argument("--workers", default="2", help="comma-separated worker counts to compare")
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads per worker (default: the server's THREADS_PER_WORKER)")
     parser.add_argument("--mix", choices=("zipf", "uniform"), default="zipf",
                         help="zipf: many distinct URLs, popular ones repeating (default); "
                              "uniform: the earlier 400 search / 2,000 item URLs")
@@ -365,7 +371,7 @@ def main(argv: list[str]) -> int:
         for workers in (int(w) for w in args.workers.split(",")):
             for cache in caches:
                 rng = random.Random(5)  # the same URLs with the cache on and off
-                with Server(home, workers, page_cache=cache) as server:
+                with Server(home, workers, page_cache=cache, threads=args.threads) as server:
                     manifests, services = image_records(server.url, args.records)
                     pages, warm_pages = traffic(server.url, ids, rng, args.mix)
                     others = {"manifest": manifests,

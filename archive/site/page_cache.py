@@ -39,6 +39,7 @@ from flask_babel import get_locale
 
 from archive.service import Archive
 from archive.settings import Settings
+from archive.site.fast_pages import ENVIRON_VIEW, FastPages
 from archive.site.i18n import preferred_languages
 from archive.site.pages import get_archive
 
@@ -204,6 +205,7 @@ def _serve_kept() -> Response | None:
     resp = Response(page.body, headers=list(page.headers))
     resp.set_etag(page.etag)
     resp.headers["X-Page-Cache"] = "hit"
+    request.environ[ENVIRON_VIEW] = token  # the whole answer may be kept before Flask
     return resp
 
 
@@ -227,6 +229,8 @@ def _keep_and_tag(resp: Response) -> Response:
         if kept is not None and cache is not None:
             kept_now = _keep(cache, kept[0], kept[1], resp)
             resp.headers["X-Page-Cache"] = "miss" if kept_now else "bypass"
+            if kept_now:
+                request.environ[ENVIRON_VIEW] = kept[1]
         elif g.pop("memoria_page_bypass", False):
             resp.headers["X-Page-Cache"] = "bypass"
     resp.make_conditional(request)  # 304 when the reader's copy is current (in place)
@@ -240,5 +244,9 @@ def register(app: Flask) -> None:
     if settings is not None and size_mb > 0:
         app.extensions["memoria_page_cache"] = PageCache(page_cache_folder(settings),
                                                          size_mb << 20)
+        archive = app.extensions["memoria"]
+        # Each worker keeps its own copies of whole answers, in half the shared cache's size.
+        app.wsgi_app = FastPages(app.wsgi_app,  # type: ignore[method-assign]
+                                 lambda: data_token(archive), (size_mb << 20) // 2)
     app.before_request(_serve_kept)
     app.after_request(_keep_and_tag)
