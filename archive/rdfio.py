@@ -127,6 +127,59 @@ def serialize_stored(graph: RecordGraph | Graph | Iterable[ox.Triple], base_url:
     return (STORED_HEADER + "\n".join(lines) + "\n").encode("utf-8")
 
 
+def stored_and_nquads(graph: RecordGraph, base_url: str, graph_name: str
+                      ) -> tuple[bytes, bytes | None]:
+    """serialize_stored() and to_nquads() of a RecordGraph, the same bytes, in one walk.
+
+    Each term is written once for both: its N-Triples text, and for an IRI under the base
+    its relative form.
+    """
+    base = base_url.rstrip("/") + "/"
+    cut = len(base)
+    tail = f" <{graph_name}> .\n"
+    written: dict[object, tuple[str, str]] = {}
+    stored: list[str] = []
+    quads: list[str] | None = []
+    for s, by_pred in graph.by_subject():
+        pair = written.get(s)
+        if pair is None:
+            pair = written[s] = _both(s, base, cut)
+        subject, rel_subject = pair
+        if isinstance(s, ox.BlankNode):
+            quads = None
+        for p, objects in by_pred.items():
+            pair = written.get(p)
+            if pair is None:
+                pair = written[p] = _both(p, base, cut)
+            head = f"{subject} {pair[0]} "
+            rel_head = f"{rel_subject} {pair[1]} "
+            for o in objects:
+                if isinstance(o, ox.Literal):
+                    text = rel = str(o)
+                else:
+                    pair = written.get(o)
+                    if pair is None:
+                        pair = written[o] = _both(o, base, cut)
+                    text, rel = pair
+                    if quads is not None and isinstance(o, ox.BlankNode):
+                        quads = None
+                stored.append(f"{rel_head}{rel} .")
+                if quads is not None:
+                    quads.append(f"{head}{text}{tail}")
+    stored.sort()
+    return ((STORED_HEADER + "\n".join(stored) + "\n").encode("utf-8"),
+            None if quads is None else "".join(quads).encode("utf-8"))
+
+
+def _both(term: object, base: str, cut: int) -> tuple[str, str]:
+    text = str(term)
+    if isinstance(term, ox.NamedNode):
+        value = term.value
+        if value.startswith(base):
+            return text, f"<{value[cut:]}>"
+    return text, text
+
+
 def to_nquads(triples: RecordGraph | Iterable[ox.Triple], graph_name: str) -> bytes | None:
     """The statements as N-Quads in one named graph; None if any term is a blank node.
 

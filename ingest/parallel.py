@@ -27,7 +27,13 @@ from typing import Any
 import pyoxigraph as ox
 
 from archive.ids import Minter
-from archive.rdfio import StoredGraph, parse_stored, serialize_stored, to_nquads
+from archive.rdfio import (
+    StoredGraph,
+    parse_stored,
+    serialize_stored,
+    stored_and_nquads,
+    to_nquads,
+)
 from archive.record import DerivedCopies, ImageFile, RecordDraft
 from archive.recordgraph import RecordGraph
 from archive.service import Provenance, StagedRecord, prestage_record
@@ -99,11 +105,13 @@ _Result = tuple[str | None, bytes | None, bytes | None, str | None, list[ImageFi
                 DerivedCopies | None, str | None, StagedRecord | None]
 
 
-def derived_copies(draft: RecordDraft, stored: bytes, minter: Minter) -> DerivedCopies:
+def derived_copies(draft: RecordDraft, stored: bytes, minter: Minter,
+                   nquads: bytes | None = None) -> DerivedCopies:
     """The search document (no hierarchy yet), N-Quads and parents of a mapped record.
 
     Made from the draft's own graph, whose statements are exactly those of `stored`; an
-    rdflib draft is read back from `stored` instead.
+    rdflib draft is read back from `stored` instead. `nquads`, when given, are the N-Quads
+    already written along with `stored` (stored_and_nquads).
     """
     from search.document import record_document
 
@@ -112,8 +120,9 @@ def derived_copies(draft: RecordDraft, stored: bytes, minter: Minter) -> Derived
         parse_stored(stored, minter.base_url))
     document = record_document(graph, rid, minter)  # type: ignore[arg-type]
     parents = graph.values(ox.NamedNode(minter.item(rid)), ox.NamedNode(str(DCTERMS.isPartOf)))
-    return DerivedCopies(document, to_nquads(graph.ox_triples(), minter.graph(rid)),
-                         tuple(p.value for p in parents))
+    if nquads is None:
+        nquads = to_nquads(graph.ox_triples(), minter.graph(rid))
+    return DerivedCopies(document, nquads, tuple(p.value for p in parents))
 
 
 def _init_worker(reader_name: str, base_url: str, provider: str,
@@ -151,13 +160,20 @@ def _map_chunk(version: int, options: bytes, chunk: bytes
         if draft is None:
             results.append((mapped.record_id, None, b"", "", [], [], None, mapped.reason, None))
         else:
-            stored = serialize_stored(draft.graph, _worker["base_url"])
+            nquads = None
+            if isinstance(draft.graph, RecordGraph):
+                # record.ttl and the N-Quads written in one walk over the statements.
+                stored, nquads = stored_and_nquads(draft.graph, _worker["base_url"],
+                                                   _worker["minter"].graph(draft.record_id))
+            else:
+                stored = serialize_stored(draft.graph, _worker["base_url"])
             source = None if draft.source_bytes == item.raw else draft.source_bytes
             media = None if draft.source_media_type == item.media_type else (
                 draft.source_media_type)
+            derived = derived_copies(draft, stored, _worker["minter"], nquads)
             results.append((draft.record_id, stored, source, media, draft.images,
-                            draft.warnings, derived_copies(draft, stored, _worker["minter"]),
-                            None, _prestage(item, replace(draft, stored=stored))))
+                            draft.warnings, derived, None,
+                            _prestage(item, replace(draft, stored=stored))))
     _worker["done"] = time.monotonic()
     return results, context.warnings, idle
 

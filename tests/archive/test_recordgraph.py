@@ -9,7 +9,7 @@ from rdflib import Literal, URIRef
 
 from archive import vocab
 from archive.ids import Minter
-from archive.rdfio import parse_stored, serialize_stored
+from archive.rdfio import parse_stored, serialize_stored, stored_and_nquads, to_nquads
 from archive.record import ImageFile, RecordBuilder
 from archive.recordgraph import RecordGraph
 from archive.service import Archive
@@ -52,6 +52,33 @@ def test_statements_round_trip_through_storage_unchanged() -> None:
     assert b'"1888"^^<http://www.w3.org/2001/XMLSchema#integer>' in stored
     assert b'"23.1259"^^<http://www.w3.org/2001/XMLSchema#decimal>' in stored
     assert b'"\\u5e7f\\u5dde' not in stored and "广州陈家祠".encode() in stored
+
+
+def test_stored_and_nquads_in_one_walk_are_the_same_bytes() -> None:
+    graph = _builder().graph
+    name = MINTER.graph("demo-7")
+    stored, nquads = stored_and_nquads(graph, "http://memoria.test/", name)
+    assert stored == serialize_stored(graph, "http://memoria.test")
+    assert nquads == to_nquads(graph.ox_triples(), name)
+    assert nquads is not None and b"<item/" not in nquads and b"<item/demo-7>" in stored
+    # A blank node anywhere: no N-Quads (as to_nquads), record.ttl all the same.
+    graph.add_ox(ox.BlankNode("b0"), ox.NamedNode(str(RDF.type)), ox.NamedNode(str(EDM.Agent)))
+    stored, nquads = stored_and_nquads(graph, "http://memoria.test", name)
+    assert nquads is None and to_nquads(graph.ox_triples(), name) is None
+    assert stored == serialize_stored(graph, "http://memoria.test") and b"_:b0" in stored
+
+
+def test_coordinates_written_any_way_give_the_rdflib_numbers() -> None:
+    lat, lon = ox.NamedNode(str(vocab.WGS84.lat)), ox.NamedNode(str(vocab.WGS84.long))
+    decimal = ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal")
+    for text_lat, text_lon in (("007.50", "-0.25"), ("+3.0", ".5"), ("1e1", "12")):
+        graph = _builder().graph
+        place = next(s for s, by_pred in graph.by_subject() if lat in by_pred)
+        graph.set_ox(place, lat, ox.Literal(text_lat, datatype=decimal))
+        graph.set_ox(place, lon, ox.Literal(text_lon, datatype=decimal))
+        light = record_document(graph, "demo-7", MINTER)  # type: ignore[arg-type]
+        assert light == record_document(graph.to_rdflib(), "demo-7", MINTER)
+        assert light["location"] == {"lat": float(text_lat), "lon": float(text_lon)}
 
 
 def test_the_search_document_is_the_same_from_rdflib() -> None:
