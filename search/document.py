@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ def lang_bucket(lang: str | None, text: str) -> str:
 def fold(text: str) -> str:
     """Lowercase and strip accents: the sort and suggestion form of a string."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
+    if decomposed.isascii():
+        return decomposed  # no combining marks to strip
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
@@ -56,6 +59,10 @@ _STRING_TYPES = frozenset({"http://www.w3.org/2001/XMLSchema#string",
                            "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"})
 _XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
 _CANONICAL_INTEGER = re.compile(r"-?[1-9][0-9]*|0")
+_XSD_DECIMAL = "http://www.w3.org/2001/XMLSchema#decimal"
+# An xsd:decimal written plainly: rdflib's lexical form of it may differ ("007" -> "7"), but
+# it is the same number, so float() of either is the same.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
 def _n(term: URIRef) -> ox.NamedNode:
@@ -95,10 +102,16 @@ def _node_key(node: Term) -> tuple[str, int, str]:
 
 
 def _texts(graph: RecordGraph, subject: Term, prop: ox.NamedNode) -> list[ox.Literal]:
-    return sorted(
-        (o for o in graph.view(subject, prop) if isinstance(o, ox.Literal)),
-        key=lambda lit: (lit.language or "", _text(lit)),
-    )
+    literals = [o for o in graph.view(subject, prop) if isinstance(o, ox.Literal)]
+    if len(literals) > 1:
+        literals.sort(key=lambda lit: (lit.language or "", _text(lit)))
+    return literals
+
+
+def _sorted_nodes(graph: RecordGraph, subject: Term, prop: ox.NamedNode) -> Sequence[Term]:
+    """The values of subject prop in their numeric-aware order (most have one or none)."""
+    nodes = graph.view(subject, prop)
+    return sorted(nodes, key=_node_key) if len(nodes) > 1 else nodes
 
 
 def _label(graph: RecordGraph, node: Term) -> str | None:
@@ -111,7 +124,7 @@ def _label(graph: RecordGraph, node: Term) -> str | None:
 def _labels(graph: RecordGraph, cho: Term, *props: ox.NamedNode) -> list[str]:
     seen: dict[str, None] = {}
     for prop in props:
-        for node in sorted(graph.view(cho, prop), key=_node_key):
+        for node in _sorted_nodes(graph, cho, prop):
             label = _label(graph, node)
             if label:
                 seen.setdefault(label, None)
@@ -140,6 +153,9 @@ def _int(graph: RecordGraph, node: Term, prop: ox.NamedNode) -> int | None:
 def _float(graph: RecordGraph, node: Term, prop: ox.NamedNode) -> float | None:
     for value in graph.view(node, prop):
         if isinstance(value, ox.Literal):
+            # Coordinates: skip the rdflib literal that _text makes of a decimal (~20 us).
+            if value.datatype.value == _XSD_DECIMAL and _PLAIN_DECIMAL.fullmatch(value.value):
+                return float(value.value)
             try:
                 return float(_text(value))
             except (TypeError, ValueError):
@@ -150,7 +166,7 @@ def _float(graph: RecordGraph, node: Term, prop: ox.NamedNode) -> float | None:
 def _places(graph: RecordGraph, cho: Term) -> tuple[list[str], dict[str, float] | None]:
     names: list[str] = []
     location: dict[str, float] | None = None
-    for place in sorted(graph.view(cho, _SPATIAL), key=_node_key):
+    for place in _sorted_nodes(graph, cho, _SPATIAL):
         label = _label(graph, place)
         if label and label not in names:
             names.append(label)
@@ -166,7 +182,7 @@ def _years(graph: RecordGraph, cho: Term) -> tuple[int | None, int | None, list[
     ends: list[int] = []
     labels: list[str] = []
     for prop in _DATES:
-        for span in sorted(graph.view(cho, prop), key=_node_key):
+        for span in _sorted_nodes(graph, cho, prop):
             if isinstance(span, ox.Literal):
                 continue
             begin, end = _int(graph, span, _BEGIN), _int(graph, span, _END)
@@ -183,9 +199,8 @@ def _years(graph: RecordGraph, cho: Term) -> tuple[int | None, int | None, list[
 
 
 def _first_literal(graph: RecordGraph, subject: Term, prop: ox.NamedNode) -> str | None:
-    for value in sorted(map(_text, graph.view(subject, prop))):
-        return value
-    return None
+    values = graph.view(subject, prop)
+    return min(map(_text, values)) if values else None
 
 
 def _thumbnail(graph: RecordGraph, aggregation: Term) -> tuple[str | None, int]:
