@@ -322,12 +322,13 @@ class DcReader:
         rid = make_record_id(context, "dc", local_id)
         b = RecordBuilder(context.minter, rid)
         try:
-            return self._map(b, fields, record, context)
+            return self._map(b, fields, xml_lang(dc), record, context)
         except ValueError as exc:
             raise RecordRejected(str(exc)) from None
 
-    def _map(self, b: RecordBuilder, fields: list[tuple[str, Any]], record: SourceRecord,
-             context: ReadContext) -> RecordDraft:
+    def _map(self, b: RecordBuilder, fields: list[tuple[str, Any]], inherited: str | None,
+             record: SourceRecord, context: ReadContext) -> RecordDraft:
+        # `inherited`: the xml:lang in force on the fields' parent (found once, not per field).
         shown_at: list[str] = []
         rights: list[str] = []
         types: list[str] = []
@@ -340,7 +341,8 @@ class DcReader:
             if not value or (name, value) in seen:
                 continue
             seen.add((name, value))
-            lang = xml_lang(el)
+            own = el.get(XML_LANG)
+            lang = inherited if own is None else lang_tag(own)
             if namespace == EDM_NS:
                 if name == "rights":
                     rights.insert(0, el.get("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,10 +25,11 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 RDF_ABOUT = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about"
 MEDIA_TYPE = "application/xml"
 # Event types whose actors, dates and places describe how the object came to be.
-_MAKING = re.compile(
+_MAKING_WORDS = re.compile(
     r"\b(?:production|creation|herstellung|entstehung|designing|design|manufactur|valmistus|"
     r"suunnittelu|vervaardiging|productie)|e12_|e65_|lido00007|lido00012", re.IGNORECASE)
 _ALTERNATE = re.compile(r"alternate|lido00170$", re.IGNORECASE)
+LIDO_PREF = "{http://www.lido-schema.org}pref"
 _PREVIEW = re.compile(r"preview|thumb|lido00451", re.IGNORECASE)
 _YEAR = re.compile(r"^\s*(-?\d{1,4})")
 _IMAGE_TYPE = re.compile(r"image/[a-z0-9.+-]+")
@@ -88,7 +89,6 @@ def _path(el: etree._Element, path: str) -> list[etree._Element]:
     return found
 
 
-_text = flat_text
 
 
 def _lang(el: etree._Element) -> str | None:
@@ -107,17 +107,32 @@ def _lang(el: etree._Element) -> str | None:
     return lang
 
 
+def _short_cached(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    """Whether a text matches `pattern`, remembered for short texts (records repeat the same
+    few event types and pref values; a long one is not kept)."""
+    cached = lru_cache(maxsize=1024)(lambda text: pattern.search(text) is not None)
+
+    def matches(text: str) -> bool:
+        return cached(text) if len(text) <= 200 else pattern.search(text) is not None
+    return matches
+
+
+# Whether an event type names how the object came to be; whether a lido:pref is an alternate.
+_is_making = _short_cached(_MAKING_WORDS)
+_is_alternate = _short_cached(_ALTERNATE)
+
+
 def _values(els: Iterable[etree._Element], inherit: bool = True
             ) -> list[tuple[str, str | None]]:
     """Non-empty preferred texts with their languages; alternates only when nothing else."""
     preferred: list[tuple[str, str | None]] = []
     alternate: list[tuple[str, str | None]] = []
     for el in els:
-        text = _text(el)
+        text = flat_text(el)
         if text:
-            pref = el.get("{http://www.lido-schema.org}pref") or el.get("pref")
+            pref = el.get(LIDO_PREF) or el.get("pref")
             lang = _lang(el) if inherit else _language(el.get(XML_LANG))
-            (alternate if pref and _ALTERNATE.search(pref) else preferred).append((text, lang))
+            (alternate if pref and _is_alternate(pref) else preferred).append((text, lang))
     return list(dict.fromkeys(preferred or alternate))
 
 
@@ -134,29 +149,39 @@ def _name_values(els: Iterable[etree._Element]) -> list[tuple[str, str | None]]:
     return _labels(_values(els, inherit=False))
 
 
+_CONCEPT_PARTS = {"term": 0, "Concept": 1, "conceptID": 2}
+
+
 def _concept_terms(el: etree._Element) -> tuple[list[tuple[str, str | None]], str | None]:
     """Labels and authority URI of a LIDO concept (lido:term / conceptID, or skos:Concept)."""
-    labels = _values(_kids(el, "term"))
+    # One pass over the children (a concept has a few) instead of a filter per part.
+    parts: tuple[list[etree._Element], ...] = ([], [], [])
+    for child in el.iterchildren(etree.Element):
+        slot = _CONCEPT_PARTS.get(child.tag.rpartition("}")[2])
+        if slot is not None:
+            parts[slot].append(child)
+    terms, concepts, ids = parts
+    labels = _values(terms) if terms else []
     uri = None
-    for concept in _kids(el, "Concept"):
+    for concept in concepts:
         labels += _values(_kids(concept, "prefLabel"))
         uri = uri or (concept.get(RDF_ABOUT) if is_http(concept.get(RDF_ABOUT)) else None)
-    for cid in _kids(el, "conceptID"):
-        if not uri and is_http(_text(cid)):
-            uri = _text(cid)
+    for cid in ids:
+        if not uri and is_http(text := flat_text(cid)):
+            uri = text
     return _labels(list(dict.fromkeys(labels))), uri
 
 
 def _ids(el: etree._Element, name: str) -> str | None:
     for child in _kids(el, name):
-        if is_http(_text(child)):
-            return _text(child)
+        if is_http(text := flat_text(child)):
+            return text
     return None
 
 
 def _year_span(date: etree._Element) -> str | None:
-    earliest = [_text(e) for e in _kids(date, "earliestDate")]
-    latest = [_text(e) for e in _kids(date, "latestDate")]
+    earliest = [flat_text(e) for e in _kids(date, "earliestDate")]
+    latest = [flat_text(e) for e in _kids(date, "latestDate")]
     begin = next((m.group(1) for t in earliest if (m := _YEAR.match(t))), None)
     end = next((m.group(1) for t in latest if (m := _YEAR.match(t))), None)
     begin, end = begin or end, end or begin
@@ -231,15 +256,16 @@ class _LidoMapper:
             for role in _kids(actor_in_role, "roleActor"):
                 labels, _ = _concept_terms(role)
                 roles += [label for label, _ in labels]
-                role_uris += [_text(c) for c in _kids(role, "conceptID") if is_http(_text(c))]
+                role_uris += [t for c in _kids(role, "conceptID") if is_http(t := flat_text(c))]
             add_agent_in_role(self.b, names, roles, role_uris, _ids(actor, "actorID"),
                               default_creator=making)
 
     def event(self, event: etree._Element) -> None:
         """Map a creation/production event (actors, date, places); note other events."""
-        kinds = [label for t in _kids(event, "eventType") for label, _ in _concept_terms(t)[0]]
-        kinds += [_text(c) for t in _kids(event, "eventType") for c in _kids(t, "conceptID")]
-        making = any(_MAKING.search(k) for k in kinds)
+        types = list(_kids(event, "eventType"))
+        kinds = [label for t in types for label, _ in _concept_terms(t)[0]]
+        kinds += [flat_text(c) for t in types for c in _kids(t, "conceptID")]
+        making = any(_is_making(k) for k in kinds)
         if not making:
             if kinds:
                 self.b.warnings.append(f"event {kinds[0]!r} kept only in the source")
@@ -250,7 +276,7 @@ class _LidoMapper:
         for ed in _kids(event, "eventDate"):
             self.date(ed, DCTERMS.created)
         for ep in _kids(event, "eventPlace"):
-            display = " ".join(_text(d) for d in _kids(ep, "displayPlace"))
+            display = " ".join(flat_text(d) for d in _kids(ep, "displayPlace"))
             places = list(_kids(ep, "place"))
             for place in places:
                 self.place(place, display)
@@ -259,7 +285,7 @@ class _LidoMapper:
 
     def date(self, event_date: etree._Element, prop: URIRef) -> None:
         """Add an eventDate: the display date if it reads, else earliest-latest years."""
-        display = " ".join(_text(d) for d in _kids(event_date, "displayDate") if _text(d))
+        display = " ".join(t for d in _kids(event_date, "displayDate") if (t := flat_text(d)))
         span = next((s for d in _kids(event_date, "date") if (s := _year_span(d))), None)
         if display and (span is None or _parses(display)):
             self.b.add_date(display, prop)
@@ -274,13 +300,13 @@ class _LidoMapper:
             subjects = list(_kids(subject_set, "subject"))
             if not subjects:
                 for display in _kids(subject_set, "displaySubject"):
-                    if _text(display):
-                        self.b.add_concept(_text(display), _lang(display))
+                    if flat_text(display):
+                        self.b.add_concept(flat_text(display), _lang(display))
             for subject in subjects:
                 for concept in _kids(subject, "subjectConcept"):
                     self.concept(concept, DC.subject)
                 for sp in _kids(subject, "subjectPlace"):
-                    display = " ".join(_text(d) for d in _kids(sp, "displayPlace"))
+                    display = " ".join(flat_text(d) for d in _kids(sp, "displayPlace"))
                     for place in _kids(sp, "place"):
                         self.place(place, display)
                 for sa in _kids(subject, "subjectActor"):
@@ -309,22 +335,22 @@ class _LidoMapper:
             values = list(_kids(ts, "appellationValue"))
             for text, lang in _values(values):
                 prop = DC.title
-                if all(_ALTERNATE.search(v.get("{http://www.lido-schema.org}pref") or "")
+                if all(_is_alternate(v.get(LIDO_PREF) or "")
                        for v in values):
                     prop = DCTERMS.alternative
                 b.add_literal(prop, text, lang)
         for w in oiw:
             for note in _path(w, "objectDescriptionWrap/objectDescriptionSet/descriptiveNoteValue"):
-                if _text(note):
-                    b.add_literal(DC.description, _text(note), _lang(note))
+                if text := flat_text(note):
+                    b.add_literal(DC.description, text, _lang(note))
             for work_id in _path(w, "repositoryWrap/repositorySet/workID"):
-                b.add_literal(DC.identifier, _text(work_id))
+                b.add_literal(DC.identifier, flat_text(work_id))
             for m in _path(w, "objectMeasurementsWrap/objectMeasurementsSet/"
                               "displayObjectMeasurements"):
-                b.add_literal(DCTERMS.extent, _text(m), _lang(m))
+                b.add_literal(DCTERMS.extent, flat_text(m), _lang(m))
             for m in _path(w, "objectMaterialsTechWrap/objectMaterialsTechSet/"
                               "displayMaterialsTech"):
-                b.add_literal(DCTERMS.medium, _text(m), _lang(m))
+                b.add_literal(DCTERMS.medium, flat_text(m), _lang(m))
         for event in _path(dm, "eventWrap/eventSet/event"):
             self.event(event)
         for wrap in _path(dm, "objectRelationWrap/subjectWrap"):
@@ -339,7 +365,7 @@ class _LidoMapper:
         first_text = None
         for rights_type in types:
             labels, uri = _concept_terms(rights_type)
-            candidates = [_text(c) for c in _kids(rights_type, "conceptID")]
+            candidates = [flat_text(c) for c in _kids(rights_type, "conceptID")]
             candidates += [uri or ""] + [label for label, _ in labels]
             for text in filter(None, candidates):
                 first_text = first_text or text
@@ -357,7 +383,7 @@ class _LidoMapper:
                 preview = bool(_PREVIEW.search(rep.get("{http://www.lido-schema.org}type") or ""))
                 width, height = _pixels(rep)
                 for link in _kids(rep, "linkResource"):
-                    url = _text(link)
+                    url = flat_text(link)
                     if not is_http(url):
                         continue
                     fmt = link.get("{http://www.lido-schema.org}formatResource") or link.get(
@@ -375,11 +401,11 @@ class _LidoMapper:
 
     def shown_at(self, am: list[etree._Element]) -> None:
         """Set edm:isShownAt: a record page, else the published object id."""
-        links = [(_text(link), link.get("{http://www.lido-schema.org}formatResource") or "")
+        links = [(flat_text(link), link.get("{http://www.lido-schema.org}formatResource") or "")
                  for a in am for link in _path(a, "recordWrap/recordInfoSet/recordInfoLink")]
         pages = [u for u, fmt in links if is_http(u) and "xml" not in fmt]
-        published = [_text(p) for p in _kids(self.lido, "objectPublishedID")
-                     if is_http(_text(p))]
+        published = [flat_text(p) for p in _kids(self.lido, "objectPublishedID")
+                     if is_http(flat_text(p))]
         choice = next(iter(pages + published + [u for u, _ in links if is_http(u)]), None)
         if choice:
             self.b.set_shown_at(choice)
@@ -405,9 +431,9 @@ def _parses(text: str) -> bool:
 def _pixels(rep: etree._Element) -> tuple[int | None, int | None]:
     width = height = None
     for ms in _kids(rep, "resourceMeasurementsSet"):
-        kind = " ".join(_text(t) for t in _kids(ms, "measurementType")).lower()
-        unit = " ".join(_text(t) for t in _kids(ms, "measurementUnit")).lower()
-        value = " ".join(_text(t) for t in _kids(ms, "measurementValue"))
+        kind = " ".join(flat_text(t) for t in _kids(ms, "measurementType")).lower()
+        unit = " ".join(flat_text(t) for t in _kids(ms, "measurementUnit")).lower()
+        value = " ".join(flat_text(t) for t in _kids(ms, "measurementValue"))
         if "pixel" not in unit and unit not in ("px", ""):
             continue
         try:
@@ -426,8 +452,8 @@ def local_id_of(lido: etree._Element) -> str | None:
     for el in [*_kids(lido, "lidoRecID"),
                *(r for a in _kids(lido, "administrativeMetadata")
                  for r in _path(a, "recordWrap/recordID"))]:
-        if _text(el):
-            return _text(el)
+        if flat_text(el):
+            return flat_text(el)
     return None
 
 
