@@ -157,7 +157,15 @@ def test_objects_staged_ahead_are_published_as_write_many_would_write_them(
         Storage(tmp_path / "root", tmp_path / "work").open()
         assert (tmp_path / "work" / "staging" / area).is_dir()
         results = storage.write_many(requests)
-        assert list((tmp_path / "work" / "staging" / area).iterdir()) == []
+        # Every staged object was published; what is left is the area's one namaste file.
+        [left] = (tmp_path / "work" / "staging" / area).iterdir()
+        assert left.name.startswith("namaste-")
+    assert not (tmp_path / "work" / "staging" / area).exists()
+    # The new objects' namaste files are one inode (hard links), with the namaste's bytes.
+    namastes = [storage._object_dir(rid) / "0=ocfl_object_1.1" for rid in ("new-a", "new d ü")]
+    assert [p.read_bytes() for p in namastes] == [b"ocfl_object_1.1\n"] * 2
+    assert namastes[0].stat().st_ino == namastes[1].stat().st_ino
+    assert namastes[0].stat().st_nlink == 2  # the area's own link went with the area
     assert [(r.record_id, r.version, r.changed) for r in results] == [
         (r.record_id, r.version, r.changed) for r in plain.write_many(group_requests())]
     for record_id in GROUP:
