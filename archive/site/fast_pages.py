@@ -5,10 +5,11 @@ of it Flask's machinery around a byte string (request context, locale, URL match
 before/after-request hooks, a Response object). This WSGI layer remembers, in each worker
 process, the final status, headers and body of a page the page cache answered or kept, under
 everything the answer is made from: the request line, the headers that choose the page's
-variant (Host, Accept, Accept-Language, Cookie, forwarding headers) and the data token of the
-page cache. A later identical request under the same data token is answered from it without
-entering Flask. Anything else — another method, a conditional or ranged request, a body, a
-token that moved — goes through Flask as before, so the answers are the ones Flask gives.
+variant (Host, Accept, Accept-Language, Accept-Encoding, Cookie, Origin, forwarding headers)
+and the data token of the page cache (IIIF manifests are kept the same way). A later
+identical request under the same data token is answered from it without entering Flask.
+Anything else — another method, a conditional or ranged request, a body, a token that moved —
+goes through Flask as before, so the answers are the ones Flask gives.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 # Request headers a kept page's bytes or headers may depend on (besides method and URL).
-_KEY_HEADERS = ("HTTP_HOST", "HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE", "HTTP_COOKIE",
+_KEY_HEADERS = ("HTTP_HOST", "HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE", "HTTP_ACCEPT_ENCODING",
+                "HTTP_COOKIE", "HTTP_ORIGIN",
                 "HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO",
                 "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX")
 # Requests Flask must answer itself: 304s, ranges and bodies depend on more than the key.

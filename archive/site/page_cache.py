@@ -46,6 +46,9 @@ from archive.site.pages import get_archive
 # GET pages whose answer depends only on the request and the data (no side effects).
 CACHED_ENDPOINTS = frozenset({"home", "search", "item", "collection", "collections", "place",
                               "places", "timeline"})
+# Other GET answers made only from the request and the data: not kept in the shared cache
+# (the manifest cache keeps them), but vouched for, so a worker may keep them whole.
+VOUCHED_ENDPOINTS = frozenset({"iiif_presentation.manifest"})
 # The variants an Accept header can pick (HTML, the JSON twin, the item's RDF formats).
 VARIANTS = ("text/html", "application/json", "text/turtle", "application/ld+json",
             "application/rdf+xml", "application/n-triples")
@@ -188,6 +191,9 @@ def _cacheable() -> bool:
 
 
 def _serve_kept() -> Response | None:
+    if request.method == "GET" and request.endpoint in VOUCHED_ENDPOINTS:
+        g.memoria_vouch = data_token(get_archive())
+        return None
     if not _cacheable():
         return None
     cache: PageCache | None = current_app.extensions.get("memoria_page_cache")
@@ -220,6 +226,9 @@ def _keep(cache: PageCache, key: str, token: tuple[Any, ...], resp: Response) ->
 
 
 def _keep_and_tag(resp: Response) -> Response:
+    vouch = g.pop("memoria_vouch", None)
+    if vouch is not None and resp.status_code == 200 and data_token(get_archive()) == vouch:
+        request.environ[ENVIRON_VIEW] = vouch  # made from this data alone, start to end
     if not _cacheable() or resp.status_code != 200 or resp.direct_passthrough:
         return resp
     if resp.headers.get("X-Page-Cache") != "hit":

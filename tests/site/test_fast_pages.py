@@ -114,6 +114,14 @@ def test_the_site_answers_a_kept_page_whole_with_the_headers_flask_gave(app: Fla
     assert len([p for p in entered if p == "/search?q=templo"]) == 2
     assert whole.get_data() == through_flask.get_data()
     assert dict(whole.headers) == dict(through_flask.headers)
+    # A IIIF manifest too (made from the data alone), each encoding its own answer.
+    path = "/iiif/3/manifest/museo-I1"
+    plain, again = client.get(path), client.get(path)
+    gz = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    assert gz.headers.get("Content-Encoding") == "gzip"
+    assert (again.get_data(), dict(again.headers)) == (plain.get_data(), dict(plain.headers))
+    assert len([p for p in entered if p.rstrip("?") == path]) == 2, entered
     # A conditional request still gets Flask's 304, with the safety headers.
     etag = client.get("/item/museo-I1").headers["ETag"]
     resp = client.get("/item/museo-I1", headers={"If-None-Match": etag})
