@@ -149,18 +149,30 @@ def _name_values(els: Iterable[etree._Element]) -> list[tuple[str, str | None]]:
     return _labels(_values(els, inherit=False))
 
 
-_CONCEPT_PARTS = {"term": 0, "Concept": 1, "conceptID": 2}
+def _parts(*names: str) -> dict[str, int]:
+    return {name: i for i, name in enumerate(names)}
+
+
+def _grouped(el: etree._Element, parts: dict[str, int]) -> list[list[etree._Element]]:
+    """The element children with each of several local names (any namespace or none), in
+    order: one pass over the children instead of a filter per name."""
+    found: list[list[etree._Element]] = [[] for _ in parts]
+    for child in el.iterchildren(etree.Element):
+        slot = parts.get(child.tag.rpartition("}")[2])
+        if slot is not None:
+            found[slot].append(child)
+    return found
+
+
+_CONCEPT = _parts("term", "Concept", "conceptID")
+_EVENT = _parts("eventType", "eventActor", "eventDate", "eventPlace")
+_PLACE = _parts("namePlaceSet", "placeID", "gml")
+_MEASUREMENT = _parts("measurementType", "measurementUnit", "measurementValue")
 
 
 def _concept_terms(el: etree._Element) -> tuple[list[tuple[str, str | None]], str | None]:
     """Labels and authority URI of a LIDO concept (lido:term / conceptID, or skos:Concept)."""
-    # One pass over the children (a concept has a few) instead of a filter per part.
-    parts: tuple[list[etree._Element], ...] = ([], [], [])
-    for child in el.iterchildren(etree.Element):
-        slot = _CONCEPT_PARTS.get(child.tag.rpartition("}")[2])
-        if slot is not None:
-            parts[slot].append(child)
-    terms, concepts, ids = parts
+    terms, concepts, ids = _grouped(el, _CONCEPT)
     labels = _values(terms) if terms else []
     uri = None
     for concept in concepts:
@@ -173,7 +185,11 @@ def _concept_terms(el: etree._Element) -> tuple[list[tuple[str, str | None]], st
 
 
 def _ids(el: etree._Element, name: str) -> str | None:
-    for child in _kids(el, name):
+    return _first_http(_kids(el, name))
+
+
+def _first_http(els: Iterable[etree._Element]) -> str | None:
+    for child in els:
         if is_http(text := flat_text(child)):
             return text
     return None
@@ -190,8 +206,8 @@ def _year_span(date: etree._Element) -> str | None:
     return begin if int(begin) == int(end) else f"{int(begin)}-{int(end)}"
 
 
-def _gml_point(el: etree._Element) -> tuple[float, float] | None:
-    for gml in _kids(el, "gml"):
+def _gml_point(gmls: list[etree._Element]) -> tuple[float, float] | None:
+    for gml in gmls:
         for node in gml.iter():
             name, text = _local(node), (node.text or "").strip()
             try:
@@ -223,11 +239,11 @@ class _LidoMapper:
 
     def place(self, place: etree._Element, display: str = "") -> None:
         """Add a LIDO place with its authority URI and gml point, once per URI."""
-        names = _labels(_values(p for s in _kids(place, "namePlaceSet")
-                                for p in _kids(s, "appellationValue")))
+        name_sets, ids, gmls = _grouped(place, _PLACE)
+        names = _labels(_values(p for s in name_sets for p in _kids(s, "appellationValue")))
         names = names or ([(display, None)] if display else [])
-        uri = _ids(place, "placeID")
-        point = _gml_point(place)
+        uri = _first_http(ids)
+        point = _gml_point(gmls) if gmls else None
         if uri and uri in self.placed:
             point = None
         if not names and point is None:
@@ -262,7 +278,7 @@ class _LidoMapper:
 
     def event(self, event: etree._Element) -> None:
         """Map a creation/production event (actors, date, places); note other events."""
-        types = list(_kids(event, "eventType"))
+        types, actors, dates, places_of = _grouped(event, _EVENT)
         kinds = [label for t in types for label, _ in _concept_terms(t)[0]]
         kinds += [flat_text(c) for t in types for c in _kids(t, "conceptID")]
         making = any(_is_making(k) for k in kinds)
@@ -270,12 +286,12 @@ class _LidoMapper:
             if kinds:
                 self.b.warnings.append(f"event {kinds[0]!r} kept only in the source")
             return
-        for ea in _kids(event, "eventActor"):
+        for ea in actors:
             for air in _kids(ea, "actorInRole"):
                 self.actor(air, making)
-        for ed in _kids(event, "eventDate"):
+        for ed in dates:
             self.date(ed, DCTERMS.created)
-        for ep in _kids(event, "eventPlace"):
+        for ep in places_of:
             display = " ".join(flat_text(d) for d in _kids(ep, "displayPlace"))
             places = list(_kids(ep, "place"))
             for place in places:
@@ -431,9 +447,10 @@ def _parses(text: str) -> bool:
 def _pixels(rep: etree._Element) -> tuple[int | None, int | None]:
     width = height = None
     for ms in _kids(rep, "resourceMeasurementsSet"):
-        kind = " ".join(flat_text(t) for t in _kids(ms, "measurementType")).lower()
-        unit = " ".join(flat_text(t) for t in _kids(ms, "measurementUnit")).lower()
-        value = " ".join(flat_text(t) for t in _kids(ms, "measurementValue"))
+        kinds, units, values = _grouped(ms, _MEASUREMENT)
+        kind = " ".join(flat_text(t) for t in kinds).lower()
+        unit = " ".join(flat_text(t) for t in units).lower()
+        value = " ".join(flat_text(t) for t in values)
         if "pixel" not in unit and unit not in ("px", ""):
             continue
         try:
