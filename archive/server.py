@@ -32,6 +32,8 @@ from archive.site.page_cache import forget_pages, page_cache_folder
 
 SYNC_INTERVAL_SECONDS = 2.0
 THREADS_PER_WORKER = 4
+# Gunicorn's default: a client's connection stays with the worker that accepted it this long.
+KEEPALIVE_SECONDS = 2
 # A superseded snapshot is kept this long, so a reader still holding it finishes its requests.
 SNAPSHOT_GRACE_SECONDS = 60.0
 KEEP_SNAPSHOTS = 2
@@ -297,10 +299,20 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _env_int(name: str, default: int, least: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) >= least else default
+
+
 def threads_per_worker() -> int:
     """Threads of each worker: THREADS_PER_WORKER, or MEMORIA_SERVER_THREADS (for A/B runs)."""
-    value = os.environ.get("MEMORIA_SERVER_THREADS", "")
-    return int(value) if value.strip().isdigit() and int(value) > 0 else THREADS_PER_WORKER
+    return _env_int("MEMORIA_SERVER_THREADS", THREADS_PER_WORKER, 1)
+
+
+def keepalive_seconds() -> int:
+    """Seconds an idle connection is kept open: KEEPALIVE_SECONDS, or MEMORIA_SERVER_KEEPALIVE
+    (for A/B runs; 0 closes every connection after its answer)."""
+    return _env_int("MEMORIA_SERVER_KEEPALIVE", KEEPALIVE_SECONDS, 0)
 
 
 def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
@@ -309,6 +321,7 @@ def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "bind": f"{host}:{port}",
         "workers": settings.workers,
         "threads": threads_per_worker(),
+        "keepalive": keepalive_seconds(),
         "worker_class": "gthread",
         "accesslog": "-",
         "access_log_format": ACCESS_LOG_FORMAT,

@@ -46,9 +46,10 @@ from archive.site.pages import get_archive
 # GET pages whose answer depends only on the request and the data (no side effects).
 CACHED_ENDPOINTS = frozenset({"home", "search", "item", "collection", "collections", "place",
                               "places", "timeline"})
-# Other GET answers made only from the request and the data: not kept in the shared cache
-# (the manifest cache keeps them), but vouched for, so a worker may keep them whole.
-VOUCHED_ENDPOINTS = frozenset({"iiif_presentation.manifest"})
+# Other GET answers made only from the request and the data (manifests; images, from the
+# pyramids the data's derivation made): not kept in the shared cache (the manifest cache and
+# the pyramids are theirs), but vouched for, so a worker may keep them whole.
+VOUCHED_ENDPOINTS = frozenset({"iiif_presentation.manifest", "iiif_image.image"})
 # The variants an Accept header can pick (HTML, the JSON twin, the item's RDF formats).
 VARIANTS = ("text/html", "application/json", "text/turtle", "application/ld+json",
             "application/rdf+xml", "application/n-triples")

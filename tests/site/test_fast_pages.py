@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,23 @@ def test_the_copies_are_bounded_in_bytes() -> None:
     assert ("big",) not in pages._entries
 
 
+def gz_text(resp: Any) -> str:
+    """The text of a gzip-encoded answer."""
+    return gzip.decompress(resp.get_data()).decode()
+
+
+def image_services(node: Any) -> Iterator[str]:
+    """The ids of the IIIF image services in a manifest."""
+    if isinstance(node, dict):
+        if str(node.get("type", "")).startswith("ImageService"):
+            yield str(node.get("id") or node.get("@id"))
+        for value in node.values():
+            yield from image_services(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from image_services(value)
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = make_loaded_app(tmp_path, images=True)
@@ -122,6 +141,14 @@ def test_the_site_answers_a_kept_page_whole_with_the_headers_flask_gave(app: Fla
     assert gz.headers.get("Content-Encoding") == "gzip"
     assert (again.get_data(), dict(again.headers)) == (plain.get_data(), dict(plain.headers))
     assert len([p for p in entered if p.rstrip("?") == path]) == 2, entered
+    # And IIIF images (a tile of the pyramid here).
+    service = next(iter(image_services(json.loads(gz_text(gz)))))
+    tile = service.split("://", 1)[1].split("/", 1)[1]
+    tile = f"/{tile}/0,0,256,256/256,/0/default.jpg"
+    first, second = client.get(tile), client.get(tile)
+    assert first.status_code == 200 and first.mimetype == "image/jpeg"
+    assert (second.get_data(), dict(second.headers)) == (first.get_data(), dict(first.headers))
+    assert len([p for p in entered if p.rstrip("?") == tile]) == 1, entered
     # A conditional request still gets Flask's 304, with the safety headers.
     etag = client.get("/item/museo-I1").headers["ETag"]
     resp = client.get("/item/museo-I1", headers={"If-None-Match": etag})
