@@ -192,13 +192,13 @@ def _cacheable() -> bool:
 
 
 def _serve_kept() -> Response | None:
+    cache: PageCache | None = current_app.extensions.get("memoria_page_cache")
+    if cache is None:
+        return None
     if request.method == "GET" and request.endpoint in VOUCHED_ENDPOINTS:
         g.memoria_vouch = data_token(get_archive())
         return None
     if not _cacheable():
-        return None
-    cache: PageCache | None = current_app.extensions.get("memoria_page_cache")
-    if cache is None:
         return None
     token = data_token(get_archive())
     if token is None:
