@@ -83,7 +83,11 @@ _language = lru_cache(maxsize=4096)(normalise_language)
 
 def _path(el: etree._Element, path: str) -> list[etree._Element]:
     """Descend by local names ("a/b/c"), ignoring namespaces (some LIDO has none)."""
-    found = [el]
+    return _descend([el], path)
+
+
+def _descend(found: list[etree._Element], path: str) -> list[etree._Element]:
+    """Descend from several elements at once by local names ("b/c"), in document order."""
     for step in path.split("/"):
         found = [k for f in found for k in _kids(f, step)]
     return found
@@ -167,6 +171,8 @@ def _grouped(el: etree._Element, parts: dict[str, int]) -> list[list[etree._Elem
 _CONCEPT = _parts("term", "Concept", "conceptID")
 _EVENT = _parts("eventType", "eventActor", "eventDate", "eventPlace")
 _PLACE = _parts("namePlaceSet", "placeID", "gml")
+_DESCRIPTIVE = _parts("objectClassificationWrap", "objectIdentificationWrap", "eventWrap",
+                      "objectRelationWrap")
 _MEASUREMENT = _parts("measurementType", "measurementUnit", "measurementValue")
 
 
@@ -230,12 +236,13 @@ class _LidoMapper:
         self.lido = lido
         self.placed: set[str] = set()
 
-    def concept(self, el: etree._Element, prop: URIRef) -> None:
-        """Add a LIDO concept (one label per language) under a property."""
+    def concept(self, el: etree._Element, prop: URIRef) -> list[tuple[str, str | None]]:
+        """Add a LIDO concept (one label per language) under a property; return its labels."""
         labels, uri = _concept_terms(el)
         node = None
         for label, lang in labels:
             node = self.b.add_concept(label, lang, uri=str(node) if node else uri, prop=prop)
+        return labels
 
     def place(self, place: etree._Element, display: str = "") -> None:
         """Add a LIDO place with its authority URI and gml point, once per URI."""
@@ -340,13 +347,13 @@ class _LidoMapper:
         """Map descriptiveMetadata; return the edm:type the object work type suggests."""
         b = self.b
         guess = None
-        for wt in _path(dm, "objectClassificationWrap/objectWorkTypeWrap/objectWorkType"):
-            self.concept(wt, DC.type)
-            text = " ".join(label for label, _ in _concept_terms(wt)[0])
+        # The wraps found in one pass over descriptiveMetadata's children.
+        classification, oiw, events, relations = _grouped(dm, _DESCRIPTIVE)
+        for wt in _descend(classification, "objectWorkTypeWrap/objectWorkType"):
+            text = " ".join(label for label, _ in self.concept(wt, DC.type))
             guess = guess or next((t for rx, t in _TYPE_WORDS if rx.search(text)), None)
-        for cl in _path(dm, "objectClassificationWrap/classificationWrap/classification"):
+        for cl in _descend(classification, "classificationWrap/classification"):
             self.concept(cl, DC.type)
-        oiw = _path(dm, "objectIdentificationWrap")
         for ts in (t for w in oiw for t in _path(w, "titleWrap/titleSet")):
             values = list(_kids(ts, "appellationValue"))
             for text, lang in _values(values):
@@ -367,9 +374,9 @@ class _LidoMapper:
             for m in _path(w, "objectMaterialsTechWrap/objectMaterialsTechSet/"
                               "displayMaterialsTech"):
                 b.add_literal(DCTERMS.medium, flat_text(m), _lang(m))
-        for event in _path(dm, "eventWrap/eventSet/event"):
+        for event in _descend(events, "eventSet/event"):
             self.event(event)
-        for wrap in _path(dm, "objectRelationWrap/subjectWrap"):
+        for wrap in _descend(relations, "subjectWrap"):
             self.subjects(wrap)
         return guess
 

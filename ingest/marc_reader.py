@@ -68,6 +68,12 @@ def iiif_service_of(url: str) -> str | None:
     return m.group(1) if m else None
 
 
+# Compiled once: the mapping asks these for every agent and every linked field.
+_THREE_LETTERS = re.compile(r"[a-z]{3}")
+_CODE_IN_BRACKETS = re.compile(r"\(([a-z]{3})\)$")
+_LINKAGE = re.compile(r"^(\d{3})-(\d{2})(?:/([^/]+))?")
+
+
 def relator_code(roles: Sequence[str], role_uris: Sequence[str] = ()) -> str | None:
     """The MARC relator code of a role given as a relator URI, a code or a word."""
     for uri in role_uris:
@@ -75,11 +81,11 @@ def relator_code(roles: Sequence[str], role_uris: Sequence[str] = ()) -> str | N
             return m.group(1)
     for role in roles:
         word = role.strip().strip(".,;: ").lower()
-        if re.fullmatch(r"[a-z]{3}", word) and word not in ROLE_WORDS:
+        if _THREE_LETTERS.fullmatch(word) and word not in ROLE_WORDS:
             return word
         if word in ROLE_WORDS:
             return ROLE_WORDS[word]
-        if m := re.search(r"\(([a-z]{3})\)$", word):
+        if m := _CODE_IN_BRACKETS.search(word):
             return m.group(1)
     return None
 
@@ -121,7 +127,7 @@ class MarcField:
     def link(self) -> tuple[str, str, str | None] | None:
         """The $6 linkage: (linked tag, occurrence, script code)."""
         six = next(iter(self.get("6")), "")
-        m = re.match(r"^(\d{3})-(\d{2})(?:/([^/]+))?", six)
+        m = _LINKAGE.match(six)
         return (m.group(1), m.group(2), m.group(3)) if m else None
 
 
