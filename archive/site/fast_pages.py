@@ -107,6 +107,12 @@ class FastPages:
                 _, gone = self._entries.popitem(last=False)
                 self._bytes -= len(gone[3])
 
+    def clear(self) -> None:
+        """Forget every kept answer (the shared page cache is not touched)."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -63,6 +63,20 @@ def test_a_vouched_page_is_answered_again_without_flask() -> None:
     assert calls[-2:] == ["/other?", "/other?"]
 
 
+
+def test_clear_forgets_every_kept_answer() -> None:
+    token: list[Any] = ["t1"]
+    calls: list[str] = []
+    app = small_app(token, calls)
+    client = Client(app.wsgi_app)
+    client.get("/page?n=1")
+    client.get("/page?n=1")
+    assert calls == ["/page?n=1"] and len(app.wsgi_app) == 1  # type: ignore[arg-type]
+    app.wsgi_app.clear()  # type: ignore[attr-defined]
+    assert len(app.wsgi_app) == 0  # type: ignore[arg-type]
+    assert client.get("/page?n=1").headers["X-Page-Cache"] == "miss"
+    assert calls == ["/page?n=1", "/page?n=1"]
+
 def test_a_kept_answer_is_never_served_under_another_data_token() -> None:
     token: list[Any] = ["t1"]
     calls: list[str] = []

@@ -277,7 +277,9 @@ def test_pagination_numbers_then_search_after(client: FlaskClient,
     assert doc.cssselect("ol.search-hits")[0].get("start") == "11"
     # Beyond the numbered pages, "next" walks with search_after.
     monkeypatch.setattr(search_page, "NUMBERED_PAGES", 2)
-    client.application.extensions["memoria_page_cache"].clear()  # pages made before the patch
+    # Pages made before the patch: in the shared cache and in this worker's kept answers.
+    client.application.extensions["memoria_page_cache"].clear()
+    client.application.wsgi_app.clear()
     second = twin(client, "/search?sort=year_asc&size=10&page=2")
     assert "after=" in second["paging"]["next"] and "page=" not in second["paging"]["next"]
     third = twin(client, second["paging"]["next"])
