@@ -170,15 +170,15 @@ def main(argv: list[str]) -> None:
     if args.keep_in:
         work = Path(args.keep_in)
         work.mkdir(parents=True)
-        print(json.dumps(run(args.format, args.records, args.fsync, work, args.spy)), flush=True)
-        return
-    work = Path(tempfile.mkdtemp(prefix=f"bench-speed-{args.format}-"))
+    else:
+        work = Path(tempfile.mkdtemp(prefix=f"bench-speed-{args.format}-"))
     try:
         # Printed before the clean-up, which takes minutes for 100,000 stored objects.
         print(json.dumps(run(args.format, args.records, args.fsync, work, args.spy)), flush=True)
     finally:
-        # This deletion makes file creates on the disk slow for minutes (module docstring).
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep_in:
+            # This deletion makes file creates on the disk slow for minutes (module docstring).
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
             if label == "shared cache" and FastPages is not None \
                     and isinstance(copies, FastPages):
                 budget, copies.max_bytes = copies.max_bytes, 0
-                copies._entries.clear()
+                copies.clear()
                 ms = cpu_ms(client, paths)
                 copies.max_bytes = budget
                 for path in paths:

@@ -93,8 +93,6 @@ def _descend(found: list[etree._Element], path: str) -> list[etree._Element]:
     return found
 
 
-
-
 def _lang(el: etree._Element) -> str | None:
     value = el.get(XML_LANG)
     if value is not None:
@@ -323,8 +321,8 @@ class _LidoMapper:
             subjects = list(_kids(subject_set, "subject"))
             if not subjects:
                 for display in _kids(subject_set, "displaySubject"):
-                    if flat_text(display):
-                        self.b.add_concept(flat_text(display), _lang(display))
+                    if text := flat_text(display):
+                        self.b.add_concept(text, _lang(display))
             for subject in subjects:
                 for concept in _kids(subject, "subjectConcept"):
                     self.concept(concept, DC.subject)
@@ -427,8 +425,8 @@ class _LidoMapper:
         links = [(flat_text(link), link.get("{http://www.lido-schema.org}formatResource") or "")
                  for a in am for link in _path(a, "recordWrap/recordInfoSet/recordInfoLink")]
         pages = [u for u, fmt in links if is_http(u) and "xml" not in fmt]
-        published = [flat_text(p) for p in _kids(self.lido, "objectPublishedID")
-                     if is_http(flat_text(p))]
+        published = [t for p in _kids(self.lido, "objectPublishedID")
+                     if is_http(t := flat_text(p))]
         choice = next(iter(pages + published + [u for u, _ in links if is_http(u)]), None)
         if choice:
             self.b.set_shown_at(choice)
@@ -476,8 +474,8 @@ def local_id_of(lido: etree._Element) -> str | None:
     for el in [*_kids(lido, "lidoRecID"),
                *(r for a in _kids(lido, "administrativeMetadata")
                  for r in _path(a, "recordWrap/recordID"))]:
-        if flat_text(el):
-            return flat_text(el)
+        if text := flat_text(el):
+            return text
     return None
 
 

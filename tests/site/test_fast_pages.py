@@ -142,7 +142,7 @@ def test_the_site_answers_a_kept_page_whole_with_the_headers_flask_gave(app: Fla
         headers = {k: v for k, v in rendered.headers.items() if k != "X-Page-Cache"}
         assert {k: v for k, v in again.headers.items() if k != "X-Page-Cache"} == headers
     # The shared cache's hit (another worker's render, here the copies forgotten) is kept too.
-    app.wsgi_app._entries.clear()  # type: ignore[attr-defined]
+    app.wsgi_app.clear()  # type: ignore[attr-defined]
     through_flask, whole = client.get("/search?q=templo"), client.get("/search?q=templo")
     assert len([p for p in entered if p == "/search?q=templo"]) == 2
     assert whole.get_data() == through_flask.get_data()
