@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import gc
+import mmap
 import os
 import secrets
 import shutil
@@ -23,6 +24,8 @@ from typing import IO, Any
 
 import pyoxigraph as ox
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import ThreadWorker
 
 from archive.indexer import IndexFeed
 from archive.rdfstore import RdfStore, RdfStoreError
@@ -37,6 +40,13 @@ KEEPALIVE_SECONDS = 2
 # A superseded snapshot is kept this long, so a reader still holding it finishes its requests.
 SNAPSHOT_GRACE_SECONDS = 60.0
 KEEP_SNAPSHOTS = 2
+# Like Apache's MaxKeepAliveRequests (100) and nginx's keepalive_requests: a client's
+# connection is closed after this many answers, so it reconnects to the least busy worker.
+MAX_REQUESTS_PER_CONNECTION = 100
+# Worker slots in the shared load table (more than any server runs).
+LOAD_SLOTS = 64
+# A worker that is not the least busy looks again this often for a sibling gone quiet.
+ACCEPT_RECHECK_SECONDS = 0.05
 # How long a reader worker waits at start for the primary's first snapshot of this run.
 FIRST_SNAPSHOT_WAIT_SECONDS = 60.0
 # Gunicorn's default line, plus the worker's pid and whether the page came from the cache.
@@ -264,6 +274,149 @@ def open_worker_archive(settings: Settings, started_ns: int = 0) -> Archive:
     return ReaderArchive(settings, not_before_ns=started_ns).open()
 
 
+class AccessLogger(Logger):
+    """Gunicorn's logger, with only the access-log atoms ACCESS_LOG_FORMAT uses.
+
+    Gunicorn makes an atom of every request header, response header and WSGI environ key
+    (about a hundred, each escaped) for every line: ~7 % of a busy worker's CPU here.
+    The line is the same.
+    """
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any
+              ) -> dict[str, Any]:
+        """The atoms of ACCESS_LOG_FORMAT, made as gunicorn makes them."""
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        page_cache = "-"
+        for name, value in resp.headers:
+            if name.lower() == "x-page-cache":
+                page_cache = value
+        sent = getattr(resp, "sent", None)
+        return {
+            "h": environ.get("REMOTE_ADDR", "-"),
+            "l": "-",
+            "u": self._get_user(environ) or "-",
+            "t": self.now(),
+            "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} "
+                 f"{environ['SERVER_PROTOCOL']}",
+            "s": status,
+            "b": str(sent) if sent is not None else "-",
+            "f": environ.get("HTTP_REFERER", "-"),
+            "a": environ.get("HTTP_USER_AGENT", "-"),
+            "p": f"<{os.getpid()}>",
+            "{x-page-cache}o": page_cache,
+        }
+
+
+class LoadTable:
+    """Each worker's requests in hand (queued or running), in memory the workers share.
+
+    Made by the server process before it forks; a worker's slot is given by the server
+    process (pre_fork) and emptied when the worker exits (child_exit).
+    """
+
+    IDLE = 1 << 30  # an empty slot's load: never the least
+
+    def __init__(self, slots: int = LOAD_SLOTS) -> None:
+        self._mem = mmap.mmap(-1, 4 * slots)  # anonymous and shared across fork
+        self.loads = memoryview(self._mem).cast("i")
+        for i in range(slots):
+            self.loads[i] = self.IDLE
+        self.owner: dict[int, int] = {}  # slot -> worker pid (kept by the server process)
+
+    def claim(self) -> int:
+        """A free slot for the next worker (in the server process, before the fork)."""
+        slot = next(i for i in range(len(self.loads)) if i not in self.owner)
+        self.owner[slot] = -1
+        self.loads[slot] = 0
+        return slot
+
+    def release(self, slot: int) -> None:
+        """Empty a gone worker's slot (in the server process)."""
+        self.owner.pop(slot, None)
+        self.loads[slot] = self.IDLE
+
+    def least(self) -> int:
+        """The smallest load of any live worker."""
+        return min(self.loads)
+
+
+_LOADS: LoadTable | None = None
+
+
+class BalancedThreadWorker(ThreadWorker):
+    """Gunicorn's threaded worker, balanced across the workers of a server.
+
+    With keep-alive a connection stays with the worker that accepted it, and all workers
+    accept from one socket, whoever is first: one worker could carry most of the busy
+    connections while another idled. So a worker listens for new connections only while it
+    has no more requests in hand than the least busy worker (the others then take them), and
+    closes a connection after MAX_REQUESTS_PER_CONNECTION answers, as Apache and nginx do, so
+    clients move to whichever worker is least busy when they reconnect.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_hand = 0
+        self.load_slot: int | None = None  # given by the server process before the fork
+        self.connection_requests = max_requests_per_connection()
+
+    def _publish_load(self) -> None:
+        if _LOADS is not None and self.load_slot is not None:
+            _LOADS.loads[self.load_slot] = self.in_hand
+
+    def _least_busy(self) -> bool:
+        return _LOADS is None or self.load_slot is None or self.in_hand <= _LOADS.least()
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """Listen only when gunicorn would and this worker is (one of) the least busy."""
+        super().set_accept_enabled(enabled and self.alive and self._least_busy())
+
+    def _recheck_accept(self) -> None:
+        self.set_accept_enabled(self.nr_conns < self.worker_connections)
+
+    def enqueue_req(self, conn: Any) -> None:
+        """Count the request in hand, then hand it to a thread."""
+        self.in_hand += 1
+        self._publish_load()
+        self._recheck_accept()
+        super().enqueue_req(conn)
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        """Count the request done (kept-alive connections come back as new requests)."""
+        self.in_hand -= 1
+        self._publish_load()
+        super().finish_request(conn, fs)
+        self._recheck_accept()
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        """Look again before each wait; not listening, look again soon (a sibling may be idle)."""
+        self._recheck_accept()
+        if not self._accepting and self.alive:
+            timeout = min(timeout, ACCEPT_RECHECK_SECONDS)
+        super().wait_for_and_dispatch_events(timeout)
+
+    def handle_request(self, req: Any, conn: Any) -> Any:
+        """Answer; the connection's last answer (of MAX_REQUESTS_PER_CONNECTION) closes it."""
+        served = getattr(conn, "memoria_served", 0) + 1
+        conn.memoria_served = served
+        if served >= self.connection_requests:
+            req.must_close = True  # "Connection: close" on this answer
+        return super().handle_request(req, conn)
+
+
+def _claim_load_slot(server: Any, worker: Any) -> None:
+    if _LOADS is not None:
+        worker.load_slot = _LOADS.claim()
+
+
+def _release_load_slot(server: Any, worker: Any) -> None:
+    slot = getattr(worker, "load_slot", None)
+    if _LOADS is not None and slot is not None:
+        _LOADS.release(slot)
+
+
 class MemoriaServer(BaseApplication):
     """Gunicorn with Memoria's app factory, built inside each worker."""
 
@@ -272,6 +425,8 @@ class MemoriaServer(BaseApplication):
         self.options = options
         # Set before the workers fork: readers wait for a snapshot published after it.
         self.started_ns = time.time_ns()
+        global _LOADS
+        _LOADS = LoadTable()  # before the fork, so every worker shares it
         super().__init__()
 
     def load_config(self) -> None:
@@ -315,6 +470,13 @@ def keepalive_seconds() -> int:
     return _env_int("MEMORIA_SERVER_KEEPALIVE", KEEPALIVE_SECONDS, 0)
 
 
+def max_requests_per_connection() -> int:
+    """Answers a kept-alive connection gets before it is closed: MAX_REQUESTS_PER_CONNECTION,
+    or MEMORIA_SERVER_CONNECTION_REQUESTS (for A/B runs; 0: no limit)."""
+    value = _env_int("MEMORIA_SERVER_CONNECTION_REQUESTS", MAX_REQUESTS_PER_CONNECTION, 0)
+    return value or 1 << 62
+
+
 def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     """Gunicorn options: `workers` processes of a few threads each."""
     return {
@@ -322,12 +484,22 @@ def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "workers": settings.workers,
         "threads": threads_per_worker(),
         "keepalive": keepalive_seconds(),
-        "worker_class": "gthread",
+        "worker_class": worker_class(),
+        "pre_fork": _claim_load_slot,
+        "child_exit": _release_load_slot,
         "accesslog": "-",
         "access_log_format": ACCESS_LOG_FORMAT,
+        "logger_class": f"{__name__}.AccessLogger",
         "timeout": 120,
         "graceful_timeout": 10,
     }
+
+
+def worker_class() -> str:
+    """BalancedThreadWorker, or gunicorn's own gthread with MEMORIA_SERVER_BALANCE=0 (A/B)."""
+    if os.environ.get("MEMORIA_SERVER_BALANCE", "").strip() == "0":
+        return "gthread"
+    return f"{__name__}.BalancedThreadWorker"
 
 
 def run_server(settings: Settings, host: str, port: int) -> None:

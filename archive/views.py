@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
@@ -269,16 +272,67 @@ def store_value(store: ox.Store, subject: ox.NamedNode, predicate: ox.NamedNode)
     return None
 
 
+_T = TypeVar("_T")
+_ABSENT = object()
+
+
+class StoreReads:
+    """Values read from an RDF store, kept in this process until the store's next version.
+
+    An index lookup in Oxigraph costs ~70 us at 100,000 records (each term of each quad is
+    read back from the store), and item and search pages ask for the same few hundred
+    fonds' and series' titles and breadcrumbs over and over.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._kept: weakref.WeakKeyDictionary[Any, tuple[int, dict[Any, Any]]] = \
+            weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, rdf: Any, key: Any, make: Callable[[], _T]) -> _T:
+        """The kept value of key for this store and version, or make() it and keep it."""
+        version = rdf.version  # read first: a change during make() keeps nothing stale
+        with self._lock:
+            entry = self._kept.get(rdf)
+            if entry is None or entry[0] != version:
+                entry = (version, {})
+                self._kept[rdf] = entry
+            value = entry[1].get(key, _ABSENT)
+        if value is not _ABSENT:
+            return cast(_T, value)
+        made = make()
+        with self._lock:
+            kept = entry[1]
+            kept[key] = made
+            if len(kept) > self.limit:
+                del kept[next(iter(kept))]  # the oldest first
+        return made
+
+    def clear(self) -> None:
+        """Forget every kept value."""
+        with self._lock:
+            self._kept.clear()
+
+
+STORE_READS = StoreReads(50_000)
+
+
 def title_texts(archive: Archive, rid: str) -> dict[str, list[Literal]]:
     """A record's titles and descriptions in the RDF store ({} when it has neither there).
 
     Direct index lookups: a SPARQL query joining VALUES scans the store in Oxigraph (a
-    second for a few ids at 100,000 records); these cost tens of microseconds each.
+    second for a few ids at 100,000 records); these cost ~70 us each, so kept per store
+    version (callers must not change the lists).
     """
-    store = archive.rdf.store
-    subject = ox.NamedNode(archive.minter.item(rid))
-    texts = {kind: store_literals(store, subject, _OX[kind]) for kind in ("title", "description")}
-    return texts if texts["title"] or texts["description"] else {}
+    def read() -> dict[str, list[Literal]]:
+        store = archive.rdf.store
+        subject = ox.NamedNode(archive.minter.item(rid))
+        texts = {kind: store_literals(store, subject, _OX[kind])
+                 for kind in ("title", "description")}
+        return texts if texts["title"] or texts["description"] else {}
+
+    return STORE_READS.get(archive.rdf, ("texts", rid), read)
 
 
 def titles_of(archive: Archive, rids: list[str], preferred: list[str]) -> dict[str, str]:
@@ -304,19 +358,30 @@ def ancestors(archive: Archive, rid: str, parent_id: str | None, preferred: list
         return []
     if not archive.derives:
         return _ancestors_by_reading(archive, rid, parent_id, preferred)
+    # Kept by parent (shared by all its parts); a cycle through rid stops below rid.
+    chain = STORE_READS.get(archive.rdf, ("ancestors", parent_id),
+                            lambda: _ancestor_chain(archive, parent_id))
+    ids = [entry[0] for entry in chain]
+    if rid in ids:
+        chain = chain[ids.index(rid) + 1:]
+    return [{"id": current, "uri": uri, "title": pick_title(texts, preferred, current),
+             "level": level} for current, uri, texts, level in chain]
+
+
+def _ancestor_chain(archive: Archive, parent_id: str
+                    ) -> list[tuple[str, str, dict[str, list[Literal]], str]]:
+    """(id, URI, titles, level) of each ancestor, top first, read from the store's index."""
     store = archive.rdf.store
-    chain: list[dict[str, str]] = []
-    seen = {rid}
+    chain: list[tuple[str, str, dict[str, list[Literal]], str]] = []
+    seen: set[str] = set()
     current: str | None = parent_id
     # A withdrawn or missing ancestor has no graph in the store: the chain stops there.
     while (current and current not in seen
            and archive.rdf.has_graph(archive.minter.graph(current))):
         seen.add(current)
-        texts = title_texts(archive, current)
         subject = ox.NamedNode(archive.minter.item(current))
-        chain.insert(0, {"id": current, "uri": subject.value,
-                         "title": pick_title(texts, preferred, current),
-                         "level": store_value(store, subject, _OX["level"]) or ""})
+        chain.insert(0, (current, subject.value, title_texts(archive, current),
+                         store_value(store, subject, _OX["level"]) or ""))
         up = store_value(store, subject, _OX["part_of"])
         current = archive.minter.record_id_of(up) if up else None
     return chain

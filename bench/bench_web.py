@@ -138,9 +138,10 @@ class Server:
     """`memoria serve` on a free loopback port, with a given number of worker processes."""
 
     def __init__(self, home: Path, workers: int, page_cache: bool = True,
-                 threads: int = 0) -> None:
+                 threads: int = 0, log: Path | None = None) -> None:
         self.home, self.workers, self.page_cache = home, workers, page_cache
         self.threads = threads  # 0: the server's own choice
+        self.log = log  # the server's output (its access log names each request's worker)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -152,10 +153,13 @@ class Server:
             env["MEMORIA_PAGE_CACHE_MB"] = "0"
         if self.threads:
             env["MEMORIA_SERVER_THREADS"] = str(self.threads)
+        out: Any = subprocess.DEVNULL if self.log is None else self.log.open("wb")
         self.proc = subprocess.Popen(
             [memoria, "--home", str(self.home), "serve", "--host", "127.0.0.1", "--port",
-             str(self.port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+             str(self.port)], env=env, stdout=out, stderr=subprocess.DEVNULL,
             start_new_session=True)
+        if self.log is not None:
+            out.close()
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -166,6 +170,16 @@ class Server:
             except OSError:
                 time.sleep(0.5)
         raise RuntimeError("memoria serve did not answer in 300 s")
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers' process ids (children of the server process)."""
+        if self.proc is None:
+            return []
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        try:
+            return sorted(int(p) for p in path.read_text().split())
+        except OSError:
+            return []
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
@@ -311,6 +325,39 @@ def split_clients(clients: int) -> dict[str, int]:
     return counts
 
 
+ACCESS_LINE = re.compile(rb'"GET (\S+) HTTP/[^"]*" (\d+) .* <(\d+)> page-cache=')
+
+
+def kind_of(path: bytes) -> str:
+    """Which of the benchmark's kinds a request path is."""
+    if path.startswith(b"/search"):
+        return "search"
+    if path.startswith(b"/item/"):
+        return "item"
+    return "manifest" if path.startswith(b"/iiif/3/manifest/") else "tile"
+
+
+def per_worker(log: Path, offset: int) -> dict[int, Counter[str]]:
+    """Requests of each kind each worker answered, from the access log after offset."""
+    counts: dict[int, Counter[str]] = {}
+    with log.open("rb") as fh:
+        fh.seek(offset)
+        for line in fh:
+            m = ACCESS_LINE.search(line)
+            if m:
+                counts.setdefault(int(m.group(3)), Counter())[kind_of(m.group(1))] += 1
+    return counts
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0.0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_mix(url: str, lists: dict[str, Path], lua: Path, clients: int, seconds: int
             ) -> dict[str, dict[str, float]]:
     """One wrk per kind, all at once; per-kind requests/s, p50, p99 (ms) and errors."""
@@ -335,6 +382,19 @@ def run_mix(url: str, lists: dict[str, Path], lua: Path, clients: int, seconds: 
                      if data["hits"] + data["made"] else None),
         }
     return results
+
+
+def report_workers(counts: dict[int, Counter[str]], cpu: dict[int, float],
+                   seconds: int) -> None:
+    """Print each worker's requests per kind and CPU over a timed run."""
+    for pid in sorted(set(counts) | set(cpu)):
+        kinds = counts.get(pid, Counter())
+        total = sum(kinds.values())
+        per = ", ".join(f"{k} {kinds[k]:,}" for k in SHARES)
+        used = cpu.get(pid, 0.0)
+        ms = f", {1000 * used / total:.2f} ms a request" if total else ""
+        print(f"  worker {pid}: {total:,} requests ({per}); CPU {used:.1f} s "
+              f"({100 * used / seconds:.0f} % of a core{ms})", flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -371,7 +431,9 @@ def main(argv: list[str]) -> int:
         for workers in (int(w) for w in args.workers.split(",")):
             for cache in caches:
                 rng = random.Random(5)  # the same URLs with the cache on and off
-                with Server(home, workers, page_cache=cache, threads=args.threads) as server:
+                log = work / f"server-{workers}-{int(cache)}.log"
+                with Server(home, workers, page_cache=cache, threads=args.threads,
+                            log=log) as server:
                     manifests, services = image_records(server.url, args.records)
                     pages, warm_pages = traffic(server.url, ids, rng, args.mix)
                     others = {"manifest": manifests,
@@ -390,7 +452,13 @@ def main(argv: list[str]) -> int:
                           f"requested {count} URLs in {took:.0f} s", flush=True)
                     for clients in (int(c) for c in args.clients.split(",")):
                         load_before = os.getloadavg()[0]
+                        offset, pids = log.stat().st_size, server.worker_pids()
+                        cpu_before = {pid: cpu_seconds(pid) for pid in pids}
                         results = run_mix(server.url, files, lua, clients, args.seconds)
+                        time.sleep(0.5)  # the access log lines of the last answers
+                        report_workers(per_worker(log, offset), {
+                            pid: cpu_seconds(pid) - cpu_before[pid] for pid in pids},
+                            args.seconds)
                         total = sum(r["rps"] for r in results.values())
                         label = "on" if cache else "off"
                         for kind, r in results.items():

@@ -128,12 +128,13 @@ def test_two_workers_serve_and_see_a_record_ingested_meanwhile(tmp_path: Path) -
         proc.wait(30)
 
 
-def _serve(tmp_path: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+def _serve(tmp_path: Path, workers: int, extra: dict[str, str] | None = None
+           ) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
     """Ingest the first CSV and start `memoria serve`; wait until it answers."""
     home, port = tmp_path / "home", _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MEMORIA_HOME": str(home), "MEMORIA_FSYNC": "no",
-           "MEMORIA_BASE_URL": base, "MEMORIA_WORKERS": str(workers)}
+           "MEMORIA_BASE_URL": base, "MEMORIA_WORKERS": str(workers), **(extra or {})}
     env.pop("MEMORIA_PAGE_CACHE_MB", None)  # the default: on
     (tmp_path / "map.toml").write_text(MAPPING, encoding="utf-8")
     (tmp_path / "a.csv").write_text("id,parent,title\nF,,Fonds\nF-1,F,First thing\n"
@@ -263,3 +264,96 @@ def test_workers_name_the_newest_data_alike_and_a_stale_reader_stays_out(tmp_pat
         if reader is not None:
             reader.close()
         primary.close()
+
+
+@pytest.mark.slow
+def test_a_busy_worker_leaves_new_connections_to_the_idle_one(tmp_path: Path) -> None:
+    """A worker with a request in hand stops listening, so the next connection goes to the
+    other worker; with keep-alive each connection then stays where it landed."""
+    proc, base, _ = _serve(tmp_path, workers=2)
+    port = int(base.rsplit(":", 1)[1])
+    try:
+        _until_both_workers(tmp_path, base, "/healthz", b"")
+        for round_ in range(5):
+            # Two connections, the first silent (a request in hand for its worker).
+            first = socket.create_connection(("127.0.0.1", port))
+            time.sleep(0.3)
+            second = socket.create_connection(("127.0.0.1", port))
+            time.sleep(0.3)
+            for sock, name in ((first, "a"), (second, "b")):
+                sock.sendall(f"GET /healthz?{round_}{name} HTTP/1.1\r\nHost: x\r\n"
+                             f"Connection: close\r\n\r\n".encode())
+            for sock in (first, second):
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200"), round_
+                sock.close()
+            deadline = time.monotonic() + 10
+            while True:
+                pids = {name: _served(tmp_path, f"/healthz?{round_}{name}")
+                        for name in "ab"}
+                if all(pids.values()) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert pids["a"] and pids["b"], pids
+            assert pids["a"][0][0] != pids["b"][0][0], (round_, pids)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@pytest.mark.slow
+def test_a_kept_alive_connection_is_closed_after_its_last_answer(tmp_path: Path) -> None:
+    """MEMORIA_SERVER_CONNECTION_REQUESTS answers on one connection, the last with
+    "Connection: close"; the client reconnects and carries on."""
+    import http.client
+
+    proc, base, _ = _serve(tmp_path, workers=2,
+                          extra={"MEMORIA_SERVER_CONNECTION_REQUESTS": "3"})
+    port = int(base.rsplit(":", 1)[1])
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        closes = []
+        for _ in range(3):
+            conn.request("GET", "/healthz")
+            resp = conn.getresponse()
+            assert resp.status == 200
+            resp.read()
+            closes.append((resp.getheader("Connection") or "").lower())
+        assert closes == ["keep-alive", "keep-alive", "close"], closes
+        assert conn.sock is None  # http.client closed it, as the answer asked
+        conn.request("GET", "/healthz")  # a new connection
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_the_access_logger_writes_gunicorns_own_line() -> None:
+    """AccessLogger's few atoms give the same ACCESS_LOG_FORMAT line as gunicorn's many."""
+    import datetime
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger, SafeAtoms
+
+    class Resp:
+        def __init__(self) -> None:
+            self.status, self.sent = "200 OK", 1234
+            self.headers = [("Content-Type", "text/html"), ("X-Page-Cache", "hit")]
+
+    class Req:
+        def __init__(self) -> None:
+            self.headers = [("HOST", "x"), ("USER-AGENT", 'wrk "4"')]
+
+    environ = {"REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": "GET",
+               "RAW_URI": '/search?q="a"', "SERVER_PROTOCOL": "HTTP/1.1",
+               "HTTP_USER_AGENT": 'wrk "4"', "PATH_INFO": "/search", "QUERY_STRING": "q=a"}
+    ours, theirs = server.AccessLogger(Config()), Logger(Config())
+    took = datetime.timedelta(microseconds=1500)
+    lines = [server.ACCESS_LOG_FORMAT % SafeAtoms(log.atoms(Resp(), Req(), environ, took))
+             for log in (ours, theirs)]
+    assert lines[0] == lines[1]
+    assert 'page-cache=hit' in lines[0] and '"GET /search?q=\\"a\\" HTTP/1.1" 200 1234' in lines[0]
+    bare = Resp()
+    bare.headers.pop()
+    assert (server.ACCESS_LOG_FORMAT % SafeAtoms(ours.atoms(bare, Req(), environ, took))
+            ).endswith("page-cache=-")
