@@ -61,6 +61,8 @@ MATCH_FIELDS = {**{f"{part}_{lang}": LANG_ANALYZER[lang]
                    for part in ("title", "description") for lang in LANGS},
                 **OTHER_TEXT_FIELDS}
 FIELD_BOOST = {f"title_{lang}": 3.0 for lang in LANGS}
+# The stored fields highlights are made from.
+SNIPPET_FIELDS = tuple(f"{part}_{lang}" for part in ("title", "description") for lang in LANGS)
 KEYWORD_FIELDS = ("id", "type", "collection", "data_provider", "creator", "subject", "place",
                   "language", "level", "rights", "geo_cell", "parent_id", "ancestors")
 # Beside each sort key, its first 8 bytes as a number (see sort_prefix).
@@ -509,7 +511,7 @@ class TantivyBackend:
         if query.size:
             hits, total = self._page(searcher, full, query)
             if query.highlight and query.text.strip():
-                hits = self._highlight(searcher, full, hits)
+                hits = self._highlight(searcher, full, query.text, hits)
         facets = self._facets(query, counting) if query.facets else []
         return SearchResult(hits=hits, total=total or 0, facets=facets)
 
@@ -588,17 +590,33 @@ class TantivyBackend:
         return Hit(id=source["id"], score=score, sort_values=sort_values, source=source,
                    address=_Loaded(addr, doc))
 
-    def _highlight(self, searcher: tantivy.Searcher, q: tantivy.Query, hits: list[Hit]
-                   ) -> list[Hit]:
+    def _fields_with_words(self, searcher: tantivy.Searcher, text: str) -> set[str]:
+        """The title and description fields where some document holds one of the words.
+
+        A snippet marks only its generator's terms: the query's words in its field that some
+        document holds. A field without any gets no marks in any hit, so its snippets are not
+        made (most hits have titles in three languages, a query's words are in one or two).
+        """
+        clauses = query_clauses(text)
+        out = set()
+        for field in SNIPPET_FIELDS:
+            words = {t for c in clauses for t in self._tokens(MATCH_FIELDS[field], c)}
+            if any(searcher.doc_freq(field, w) for w in words):
+                out.add(field)
+        return out
+
+    def _highlight(self, searcher: tantivy.Searcher, q: tantivy.Query, text: str,
+                   hits: list[Hit]) -> list[Hit]:
         out = []
         gens: dict[str, tantivy.SnippetGenerator] = {}
+        fields = self._fields_with_words(searcher, text) if hits else set()
         for hit in hits:
             marks: dict[str, list[str]] = {}
             doc = hit.address.doc
             for part in ("title", "description"):
                 for lang in LANGS:
                     field = f"{part}_{lang}"
-                    if not doc.get_first(field):
+                    if field not in fields or not doc.get_first(field):
                         continue
                     if field not in gens:
                         gens[field] = tantivy.SnippetGenerator.create(

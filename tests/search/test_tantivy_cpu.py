@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from search.backend import SearchQuery, SearchResult
-from search.tantivy_backend import TantivyBackend, _mark
+from search.tantivy_backend import SNIPPET_FIELDS, TantivyBackend, _mark
 
 
 def _queries(backend: TantivyBackend) -> list[SearchQuery]:
@@ -62,3 +62,18 @@ def test_mark_escapes_and_joins_ascii_and_utf8_fragments() -> None:
     assert _mark("在广州<城>", [(3, 6), (6, 9)]) == "在<mark>广州</mark>&lt;城&gt;"
     assert _mark("México", []) == ""
     assert _mark("México x", [(0, 7)]) == "<mark>México</mark> x"
+
+
+def test_snippets_only_where_words_are_give_every_mark(tantivy_backend: TantivyBackend,
+                                                       monkeypatch: Any) -> None:
+    """Skipping fields no document holds a query word in loses no highlight."""
+    queries = [SearchQuery(text=t) for t in ("广州", "Oaxaca", "México", "mapa de", "silk 广州",
+                                             "\"relación geográfica\"", "embroidery")]
+    skipping = [_answer(_cold(tantivy_backend, q)) for q in queries]
+    fields = tantivy_backend._fields_with_words(tantivy_backend._searcher(), "Oaxaca 广州")
+    assert fields and len(fields) < len(SNIPPET_FIELDS)
+    monkeypatch.setattr(tantivy_backend, "_fields_with_words",
+                        lambda searcher, text: set(SNIPPET_FIELDS))
+    every = [_answer(_cold(tantivy_backend, q)) for q in queries]
+    assert skipping == every
+    assert sum(bool(h) for answer in every for _id, h in answer[1]) > 5
