@@ -73,9 +73,17 @@ FRAGMENTS = 1
 # words with a choice (see _shared_in_hits).
 SHARED_IN_HITS: bool | None = None
 COUNT_PASSES = 2
+# The chosen facets are counted in (at most) two requests, not one each: the facets with several
+# terms chosen in one, the others in the other (docs/benchmarks.md, 2026-11-22, session 7).
+# Each request keeps the records that meet every choice outside its group and all but at most
+# one inside it, and counts each of its facets in a filter aggregation of the group's other
+# choices. Every request matches the words again; a request per facet did so five times for
+# (a). CHOSEN_GROUPED = False: one request per chosen facet, as before.
+CHOSEN_GROUPED = True
 # What counting a facet costs the server a matched record, against a single-valued keyword
 # (1.0): measured over the 224,303 records of one word at 1M (docs/benchmarks.md,
 # 2026-11-22). The count requests get equal shares of it, so neither waits for the other.
+CHOSEN_PREFIX = "chosen-"
 COUNT_COST = {"subject": 2.1, "creator": 1.6, "region": 1.4}
 HISTOGRAM_COST = 1.7
 BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "number_of_replicas": 0,
@@ -113,6 +121,7 @@ class ElasticsearchBackend:
         self._ready = False
         self.shared_in_hits = SHARED_IN_HITS
         self.count_passes = COUNT_PASSES
+        self.chosen_grouped = CHOSEN_GROUPED
         self.segments = SEGMENTS
         self.fragments = FRAGMENTS
 
@@ -430,10 +439,11 @@ class ElasticsearchBackend:
         (unless the hits request counts the shared facets and the total itself)."""
         # Post-filter semantics: each facet is counted under every choice but its own. Every
         # facet without a choice shares one request whose query holds all choices (its total
-        # is the result's total); each chosen facet gets one under the other choices. The
-        # choices sit in the query, not in filter aggregations, so Lucene intersects them
-        # with the words from the rarest side instead of testing every document the words
-        # match. No scores: the shard request cache keeps each answer until the next refresh.
+        # is the result's total); the chosen facets are counted in groups (_chosen_groups),
+        # each request under every choice outside its group, so Lucene intersects them with
+        # the words from the rarest side; only the group's own choices are tested in filter
+        # aggregations. No scores: the shard request cache keeps each answer until the next
+        # refresh.
         must = self._text_query(query.text)
         base = must + self._base_filters(query)
         chosen = {name for name, keys in query.filters.items() if keys}
@@ -441,12 +451,33 @@ class ElasticsearchBackend:
             "query": {"bool": {"filter": base + self._facet_filters(query)}},
             "size": 0, "track_total_hits": i == 0, "aggs": aggs}
             for i, aggs in enumerate(self._shared_groups(query))]
-        for f in facet_defs():
-            if f.name in chosen:
-                bodies.append({
-                    "query": {"bool": {"filter": base + self._facet_filters(query, skip=f.name)}},
-                    "size": 0, "track_total_hits": False, "aggs": {f.name: self._facet_agg(f)}})
+        groups = (_chosen_groups(query) if self.chosen_grouped
+                  else [[f] for f in facet_defs() if f.name in chosen])
+        for group in groups:
+            bodies.append(self._chosen_body(query, base, group))
         return bodies
+
+    def _chosen_body(self, query: SearchQuery, base: list[dict[str, Any]],
+                     group: Sequence[FacetDef]) -> dict[str, Any]:
+        """A size-0 request counting each facet of a group of chosen facets under every choice
+        but its own."""
+        names = {f.name for f in group}
+        outside = [self._facet_filter(facet_by_name(name), keys)
+                   for name, keys in sorted(query.filters.items()) if keys and name not in names]
+        if len(group) == 1:
+            f = group[0]
+            return {"query": {"bool": {"filter": base + outside}}, "size": 0,
+                    "track_total_hits": False, "aggs": {f.name: self._facet_agg(f)}}
+        # A record counted in a facet's buckets meets every other choice: the query keeps the
+        # records that miss at most one choice of the group, and each facet's filter
+        # aggregation keeps those among them that meet the group's other choices.
+        own = {f.name: self._facet_filter(f, query.filters[f.name]) for f in group}
+        near = {"bool": {"should": list(own.values()), "minimum_should_match": len(group) - 1}}
+        aggs = {CHOSEN_PREFIX + f.name: {
+            "filter": {"bool": {"filter": [own[g.name] for g in group if g is not f]}},
+            "aggs": {f.name: self._facet_agg(f)}} for f in group}
+        return {"query": {"bool": {"filter": [*base, *outside, near]}}, "size": 0,
+                "track_total_hits": False, "aggs": aggs}
 
     def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         searches: list[dict[str, Any]] = []
@@ -502,8 +533,13 @@ class ElasticsearchBackend:
         if query.facets:
             counted = responses[n_hits - 1:] if shared_in_hits else responses[n_hits:]
             total = int(counted[0]["hits"]["total"]["value"])
-            aggregations = {k: v for res in counted
-                            for k, v in (res.get("aggregations") or {}).items()}
+            aggregations = {}
+            for res in counted:
+                for k, v in (res.get("aggregations") or {}).items():
+                    if k.startswith(CHOSEN_PREFIX):
+                        k = k[len(CHOSEN_PREFIX):]
+                        v = v[k]
+                    aggregations[k] = v
             for name, base in self._shared(query)[1].items():
                 aggregations[name] = {"buckets": _sum_buckets(
                     facet_by_name(name), facet_by_name(base), aggregations[base]["buckets"])}
@@ -567,6 +603,19 @@ class ElasticsearchBackend:
             "field": "suggest", "include": _regex_escape(prefix) + ".*", "size": size,
             "order": [{"_count": "desc"}, {"_key": "asc"}]}}}).body
         return [(b["key"], int(b["doc_count"])) for b in res["aggregations"]["s"]["buckets"]]
+
+
+def _chosen_groups(query: SearchQuery) -> list[list[FacetDef]]:
+    """The chosen facets in the requests that count them: terms facets with several values
+    chosen in one, the rest in the other (either split in two if it would hold them all)."""
+    chosen = [f for f in facet_defs() if query.filters.get(f.name)]
+    several = [f for f in chosen
+               if f.kind in ("terms", "geo") and len(set(query.filters[f.name])) > 1]
+    groups = [several, [f for f in chosen if f not in several]]
+    if not (groups[0] and groups[1]):
+        half = (len(chosen) + 1) // 2
+        groups = [chosen[:half], chosen[half:]]
+    return [g for g in groups if g]
 
 
 def _count_cost(facet: FacetDef) -> float:

@@ -9,6 +9,7 @@ import pytest
 from search.backend import SearchQuery, SearchResult, facet_by_name, facet_defs
 from search.es_backend import (
     ElasticsearchBackend,
+    _chosen_groups,
     _count_cost,
     _derivations,
     _sum_buckets,
@@ -23,17 +24,26 @@ QUERIES = [
     SearchQuery(filters={"language": ["zh", "es"], "level": ["item"]}),
     SearchQuery(),
     SearchQuery(text="pintura", filters={"century": ["1500", "1600", "1700"]}),
+    # Several facets chosen, several values each, on fields with several values a record
+    # (subject, language): the grouped counts must still leave each facet's own choice out.
+    SearchQuery(text="México", filters={
+        "subject": ["New Spain--History--Sources", "Indigenous peoples--Mexico--History--Sources"],
+        "language": ["spa", "zh"], "century": ["1500", "1600", "1700"], "type": ["IMAGE"]}),
+    SearchQuery(filters={
+        "collection": ["dpm-embroidery", "benson-relaciones"], "subject": ["服饰", "缂丝"],
+        "provider": ["故宫博物院", "Memoria"], "level": ["item"], "decade": ["1730", "1740"]}),
 ]
-LAYOUTS: list[tuple[bool | None, int]] = [
-    (None, 2), (True, 1), (False, 1), (False, 2), (False, 3), (True, 2)]
+LAYOUTS: list[tuple[bool | None, int, bool]] = [
+    (None, 2, True), (None, 2, False), (True, 1, True), (False, 1, False), (False, 2, True),
+    (False, 3, False), (True, 2, False)]
 
 
 @pytest.fixture
 def layouts(es_backend: ElasticsearchBackend) -> Iterator[ElasticsearchBackend]:
     """The session's backend; its request layout is put back after the test."""
-    saved = es_backend.shared_in_hits, es_backend.count_passes
+    saved = es_backend.shared_in_hits, es_backend.count_passes, es_backend.chosen_grouped
     yield es_backend
-    es_backend.shared_in_hits, es_backend.count_passes = saved
+    es_backend.shared_in_hits, es_backend.count_passes, es_backend.chosen_grouped = saved
 
 
 def _answer(res: SearchResult) -> tuple[object, ...]:
@@ -45,11 +55,38 @@ def _answer(res: SearchResult) -> tuple[object, ...]:
 def test_every_request_layout_gives_the_same_hits_facets_and_highlights(
         layouts: ElasticsearchBackend, query: SearchQuery) -> None:
     answers = []
-    for shared_in_hits, passes in LAYOUTS:
+    for shared_in_hits, passes, grouped in LAYOUTS:
         layouts.shared_in_hits, layouts.count_passes = shared_in_hits, passes
+        layouts.chosen_grouped = grouped
         answers.append(_answer(layouts.search(query)))
     assert layouts.search(query).total > 0
     assert all(a == answers[0] for a in answers[1:])
+
+
+def test_chosen_facets_are_counted_in_two_requests_not_one_each(
+        layouts: ElasticsearchBackend) -> None:
+    query = QUERIES[-2]
+    groups = [[f.name for f in g] for g in _chosen_groups(query)]
+    assert groups == [["subject", "language"], ["type", "century"]]
+    layouts.chosen_grouped, layouts.shared_in_hits = True, None
+    bodies = layouts._count_bodies(query, shared_in_hits=True)
+    assert len(bodies) == 2
+    # Each facet's choice is left out of its own count, and only of its own (a chosen value
+    # stays listed with 0).
+    res = layouts.search(query)
+    for name in ("subject", "language", "type", "century"):
+        alone = layouts.search(SearchQuery(
+            text=query.text, size=0,
+            filters={k: v for k, v in query.filters.items() if k != name}))
+        assert {k: n for k, n in res.facet(name).items() if n} == alone.facet(name)
+    assert res.total > 0 and any(res.facet("subject").values())
+
+
+def test_one_chosen_facet_or_one_value_each_keeps_a_request_per_facet() -> None:
+    one_each = SearchQuery(filters={"type": ["IMAGE"], "provider": ["Memoria"]})
+    assert [[f.name for f in g] for g in _chosen_groups(one_each)] == [["type"], ["provider"]]
+    assert _chosen_groups(SearchQuery(filters={"language": ["zh", "spa"]})) == [
+        [facet_by_name("language")]]
 
 
 def test_count_passes_split_the_shared_facets_between_requests(
