@@ -488,7 +488,8 @@ class LidoReader:
     def read(self, source: Path, context: ReadContext) -> Iterator[SourceRecord | Rejection]:
         """Yield one source record per lido:lido; an unparseable file is one rejection."""
         yield from file_records(source, tag="lido", is_record=_is_lido, local_id=local_id_of,
-                                what="lido:lido element", id_name="lidoRecID")
+                                what="lido:lido element", id_name="lidoRecID",
+                                split=context.split)
 
     def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:
         """Map one lido:lido element (record.data, or parsed from record.raw) to EDM."""

@@ -442,7 +442,8 @@ class MarcXmlReader:
         """Yield one source record per MARC record; an unparseable file is one rejection."""
         yield from file_records(source, tag="record", is_record=_is_marc_record,
                                 local_id=quick_local_id,
-                                what="MARC record element", id_name="control number")
+                                what="MARC record element", id_name="control number",
+                                split=context.split)
 
     def to_rdf(self, record: SourceRecord, context: ReadContext) -> RecordDraft:
         """Map one MARC record element (record.data, or parsed from record.raw) to EDM."""

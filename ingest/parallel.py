@@ -41,6 +41,7 @@ from archive.storage import Storage
 from archive.validate import record_errors
 from archive.vocab import DCTERMS
 from ingest.reader import ReadContext, Reader, RecordRejected, Rejection, SourceRecord
+from ingest.xmlsplit import RecordSlice, SliceFailed, resolve
 
 # A batch maps in the parent until this many records have been read (a pool costs ~1 s of CPU
 # to start, about what the parent spends on 200 records); then the rest goes to the pool.
@@ -64,6 +65,11 @@ class Mapped:
     reason: str | None = None
     record_id: str | None = None
     ahead: StagedRecord | None = None  # its new storage object, staged by the worker
+    # A record cut from its file unparsed (ingest/xmlsplit.py): the cut, its local id (for the
+    # duplicate test the reader would have made), and whether it failed to resolve.
+    cut: RecordSlice | None = None
+    local: str | None = None
+    failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,19 +84,27 @@ class Staging:
 
 
 def map_record(reader: Reader, item: SourceRecord, context: ReadContext) -> Mapped:
-    """Map one record and run the compiled checks on it."""
+    """Map one record and run the compiled checks on it (a cut record is parsed first)."""
+    cut = item.data if isinstance(item.data, RecordSlice) else None
+    local = None
+    if cut is not None:
+        try:
+            item, local = resolve(item)
+        except SliceFailed:
+            return Mapped(item, cut=cut, failed=True)
     try:
         draft = reader.to_rdf(item, context)
     except RecordRejected as exc:
-        return Mapped(item, reason=str(exc))
+        return Mapped(item, reason=str(exc), cut=cut, local=local)
     except ValueError as exc:
         # A value the record model cannot hold (an IRI with spaces, a malformed language tag)
         # that the reader did not catch: this record is refused, the batch goes on.
-        return Mapped(item, reason=f"cannot be mapped: {exc}")
+        return Mapped(item, reason=f"cannot be mapped: {exc}", cut=cut, local=local)
     errors = record_errors(draft.graph)
     if errors:
-        return Mapped(item, reason="; ".join(errors), record_id=draft.record_id)
-    return Mapped(item, draft=draft, record_id=draft.record_id)
+        return Mapped(item, reason="; ".join(errors), record_id=draft.record_id, cut=cut,
+                      local=local)
+    return Mapped(item, draft=draft, record_id=draft.record_id, cut=cut, local=local)
 
 
 # -- the worker side ------------------------------------------------------------------------
@@ -98,11 +112,12 @@ def map_record(reader: Reader, item: SourceRecord, context: ReadContext) -> Mapp
 _worker: dict[str, Any] = {}
 
 # (record id, record.ttl bytes, source bytes, source media type, images, warnings, derived
-# copies, reason, staged object): a reason and no bytes for a refused record. Source bytes and
-# media type are None when they are the record's own (`raw`, `media_type`), which the parent
-# still holds: a LIDO record's 42 KB need not travel back.
+# copies, reason, staged object, local id, failed): a reason and no bytes for a refused record.
+# Source bytes and media type are None when they are the record's own (`raw`, `media_type`),
+# which the parent still holds: a LIDO record's 42 KB need not travel back. The local id and
+# `failed` are for records cut unparsed (Mapped.cut).
 _Result = tuple[str | None, bytes | None, bytes | None, str | None, list[ImageFile], list[str],
-                DerivedCopies | None, str | None, StagedRecord | None]
+                DerivedCopies | None, str | None, StagedRecord | None, str | None, bool]
 
 
 def derived_copies(draft: RecordDraft, stored: bytes, minter: Minter,
@@ -158,7 +173,8 @@ def _map_chunk(version: int, options: bytes, chunk: bytes
         mapped = map_record(_worker["reader"], item, context)
         draft = mapped.draft
         if draft is None:
-            results.append((mapped.record_id, None, b"", "", [], [], None, mapped.reason, None))
+            results.append((mapped.record_id, None, b"", "", [], [], None, mapped.reason, None,
+                            mapped.local, mapped.failed))
         else:
             nquads = None
             if isinstance(draft.graph, RecordGraph):
@@ -173,7 +189,7 @@ def _map_chunk(version: int, options: bytes, chunk: bytes
             derived = derived_copies(draft, stored, _worker["minter"], nquads)
             results.append((draft.record_id, stored, source, media, draft.images,
                             draft.warnings, derived, None,
-                            _prestage(item, replace(draft, stored=stored))))
+                            _prestage(item, replace(draft, stored=stored)), mapped.local, False))
     _worker["done"] = time.monotonic()
     return results, context.warnings, idle
 
@@ -215,6 +231,7 @@ class RecordMapper:
         self._options_sent: bytes = b""
         self._strip = False  # records go without their parsed data (see _travels)
         self.in_workers = 0  # records mapped in the pool (for reports and tests)
+        self._locals: dict[str, str] = {}  # cut records' local ids -> first position
         # Stalls, in seconds (for the benchmark): the parent waiting on a worker's chunk, and
         # the workers' summed waits for their next chunk.
         self.waited = 0.0
@@ -225,8 +242,10 @@ class RecordMapper:
         self._seen += 1
         if self._pool is None and (self._seen <= PARALLEL_AFTER or not self._start(item)):
             yield from self._drain_pool()
-            yield item if isinstance(item, Rejection) else map_record(
-                self.reader, item, self.context)
+            if isinstance(item, Rejection):
+                yield item
+            else:
+                yield from self._settled(map_record(self.reader, item, self.context))
             return
         self._pending.append(item)
         if len(self._pending) >= CHUNK:
@@ -246,6 +265,41 @@ class RecordMapper:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def _settled(self, done: Mapped) -> Iterator[Mapped | Rejection]:
+        """A mapped record as the reader would have handed it on, in input order.
+
+        A cut record is refused as a duplicate here (the reader could not see its local id),
+        and one that did not resolve means the cut was wrong from there on: what was sent
+        after it is dropped and the rest of the file is read the exact way.
+        """
+        cut = done.cut
+        if cut is None:
+            yield done
+            return
+        if done.failed:
+            yield from self._read_exactly(cut)
+            return
+        local = done.local
+        if local and local in self._locals:
+            yield Rejection(done.item.source, done.item.position,
+                            f"duplicate {cut.id_name} {local!r}, first at {self._locals[local]}")
+            return
+        if local:
+            self._locals[local] = done.item.position
+        yield done
+
+    def _read_exactly(self, cut: RecordSlice) -> Iterator[Mapped | Rejection]:
+        """Drop every record sent after `cut` and go on with the exact read of its file."""
+        assert cut.resume is not None
+        self._pending = []
+        self._in_flight.clear()
+        self._sizes.clear()
+        self._bytes_in_flight = 0
+        for item in cut.resume(cut.number - 1):
+            yield from self.feed(item)
+        if self._pending:
+            self._submit()
 
     def _drain_pool(self) -> Iterator[Mapped | Rejection]:
         while self._in_flight:
@@ -342,9 +396,15 @@ class RecordMapper:
                 yield entry
                 continue
             (rid, stored, source_bytes, media_type, images, notes, derived, reason,
-             ahead) = next(answers)
+             ahead, local, failed) = next(answers)
+            cut = entry.data if isinstance(entry.data, RecordSlice) else None
             if stored is None or rid is None:
-                yield Mapped(entry, reason=reason, record_id=rid)
+                settled = self._settled(Mapped(entry, reason=reason, record_id=rid, cut=cut,
+                                               local=local, failed=failed))
+                if failed:
+                    yield from settled
+                    return  # everything sent after it is dropped
+                yield from settled
                 continue
             # The parent needs no graph: storage takes `stored`, the RDF store and the index
             # take the derived copies. The graph is read back only if something asks for it.
@@ -352,4 +412,5 @@ class RecordMapper:
                                 entry.raw if source_bytes is None else source_bytes,
                                 entry.media_type if media_type is None else media_type,
                                 images, notes, stored=stored, derived=derived)
-            yield Mapped(entry, draft=draft, record_id=rid, ahead=ahead)
+            yield from self._settled(Mapped(entry, draft=draft, record_id=rid, ahead=ahead,
+                                            cut=cut, local=local))

@@ -108,7 +108,10 @@ def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
     `stalls`, if given, receives the seconds the parent waited on its workers and the
     workers waited for work (summed over workers), for benchmarks.
     """
-    context = ReadContext(archive.minter, archive.settings.provider, dict(options or {}))
+    # With workers, a plain XML file's records are cut, not parsed, here (ingest/xmlsplit.py):
+    # each is parsed where it is mapped.
+    context = ReadContext(archive.minter, archive.settings.provider, dict(options or {}),
+                          split=archive.settings.workers > 1)
     context.options.setdefault("max_pixels", archive.settings.max_image_pixels)
     report = BatchReport(new_batch_id(), str(source), reader.name, dry_run, utc_now())
     archive.state.start_batch(report.batch_id, str(source), reader.name, dry_run)

@@ -117,8 +117,12 @@ class IngestProgress:
         if self.bar is None:
             return
         if self.bar.length is not None:
-            self.bar.update(self.bar.length - self.bar.pos, self.info())
+            self.bar.update(max(self.bar.length - self.bar.pos, 0), self.info())
         else:
             self.bar.finished = True
             self.bar.update(0, self.info())
+        # update() draws nothing when no step is left (a reader that reads ahead in blocks
+        # is at the end of the file before its last records are counted): draw it here.
+        self.bar.current_item = self.info()
+        self.bar.render_progress()
         self.bar.__exit__(None, None, None)

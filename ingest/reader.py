@@ -45,6 +45,9 @@ class ReadContext:
     provider: str
     options: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Records of a plain XML file may be cut from it unparsed, to be parsed where they are
+    # mapped (ingest/xmlsplit.py): set by the pipeline, which resolves them.
+    split: bool = False
 
 
 class Reader(Protocol):

@@ -115,13 +115,34 @@ def _streamed(source: Path, tag: str, is_record: Callable[[etree._Element], bool
 
 def file_records(source: Path, *, tag: str, is_record: Callable[[etree._Element], bool],
                  local_id: Callable[[etree._Element], str | None], what: str,
-                 id_name: str) -> Iterator[SourceRecord | Rejection]:
+                 id_name: str, split: bool = False) -> Iterator[SourceRecord | Rejection]:
     """Yield every record element (called `tag`) of a file, streamed, with its XPath.
 
     Memory stays flat with the file size: each record is parsed, handed on and released. A
     repeated local id is rejected; damage in the file rejects the rest of it, after the
-    records before the damage.
+    records before the damage. With `split` (the pipeline, whose workers parse each record
+    anyway) a plain file is cut into records without parsing it here (ingest/xmlsplit.py).
     """
+    def exact(skip: int) -> Iterator[SourceRecord | Rejection]:
+        return _exact_records(source, tag, is_record, local_id, what, id_name, skip)
+
+    if not split:
+        yield from exact(0)
+        return
+    from ingest.xmlsplit import split_records
+
+    try:
+        yield from split_records(source, tag, MEDIA_TYPE,
+                                 {"is_record": is_record, "local_id": local_id,
+                                  "id_name": id_name}, exact)
+    except XmlRejected as exc:
+        yield stopped(source, exc, 0)
+
+
+def _exact_records(source: Path, tag: str, is_record: Callable[[etree._Element], bool],
+                   local_id: Callable[[etree._Element], str | None], what: str, id_name: str,
+                   skip: int) -> Iterator[SourceRecord | Rejection]:
+    """file_records read by the streamed parse; the first `skip` records are read, not yielded."""
     seen: dict[str, str] = {}
     count = 0
     try:
@@ -129,14 +150,16 @@ def file_records(source: Path, *, tag: str, is_record: Callable[[etree._Element]
             count += 1
             local = local_id(el)
             if local and local in seen:
-                yield Rejection(str(source), position,
-                                f"duplicate {id_name} {local!r}, first at {seen[local]}")
+                if count > skip:
+                    yield Rejection(str(source), position,
+                                    f"duplicate {id_name} {local!r}, first at {seen[local]}")
                 continue
             if local:
                 seen[local] = position
-            yield SourceRecord(str(source), position, local,
-                               etree.tostring(el, encoding="utf-8", with_tail=False),
-                               MEDIA_TYPE, ParsedRecord(el, inherited_lang(el)))
+            if count > skip:
+                yield SourceRecord(str(source), position, local,
+                                   etree.tostring(el, encoding="utf-8", with_tail=False),
+                                   MEDIA_TYPE, ParsedRecord(el, inherited_lang(el)))
     except XmlRejected as exc:
         yield stopped(source, exc, count)
         return
