@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -103,6 +104,23 @@ class _Ready:
     copies: DerivedCopies
 
 
+_RDF_TYPE, _WAS_GENERATED_BY, _SOURCE, _POSITION, _BATCH, _READER, _ENDED = (
+    str(RDF.type), str(PROV.wasGeneratedBy), str(DCTERMS.source), str(MEM.position),
+    str(MEM.batch), str(MEM.reader), str(PROV.endedAtTime))
+
+
+@functools.lru_cache(maxsize=256)
+def _nt_literal(text: str) -> str:
+    """A plain literal's N-Triples form."""
+    return str(ox.Literal(text))
+
+
+@functools.lru_cache(maxsize=16)
+def _nt_time(text: str) -> str:
+    """An xsd:dateTime literal's N-Triples form."""
+    return str(ox.Literal(text, datatype=ox.NamedNode(str(XSD.dateTime))))
+
+
 def provenance_files(minter: Minter, base_url: str, rid: str, prov: Provenance
                  ) -> tuple[bytes, bytes]:
     """provenance.ttl and its N-Quads for the RDF store, as strings from a template.
@@ -113,18 +131,18 @@ def provenance_files(minter: Minter, base_url: str, rid: str, prov: Provenance
     base = base_url.rstrip("/") + "/"
     entity = minter.graph(rid)
     activity = f"{entity}#ingest"
-    literal = str  # pyoxigraph writes a literal's N-Triples form, escapes included
+    # pyoxigraph writes a literal's N-Triples form, escapes included; a batch's source,
+    # batch id, reader and (to the second) time repeat record after record.
+    literal = _nt_literal
     statements = [
-        (entity, str(RDF.type), f"<{PROV.Entity}>"),
-        (entity, str(PROV.wasGeneratedBy), f"<{activity}>"),
-        (entity, str(DCTERMS.source), literal(ox.Literal(prov.source))),
-        (entity, str(MEM.position), literal(ox.Literal(prov.position))),
-        (activity, str(RDF.type), f"<{PROV.Activity}>"),
-        (activity, str(MEM.batch), literal(ox.Literal(prov.batch_id))),
-        (activity, str(MEM.reader),
-         literal(ox.Literal(f"{prov.reader} {prov.reader_version}"))),
-        (activity, str(PROV.endedAtTime),
-         literal(ox.Literal(utc_now(), datatype=ox.NamedNode(str(XSD.dateTime))))),
+        (entity, _RDF_TYPE, f"<{PROV.Entity}>"),
+        (entity, _WAS_GENERATED_BY, f"<{activity}>"),
+        (entity, _SOURCE, literal(prov.source)),
+        (entity, _POSITION, str(ox.Literal(prov.position))),
+        (activity, _RDF_TYPE, f"<{PROV.Activity}>"),
+        (activity, _BATCH, literal(prov.batch_id)),
+        (activity, _READER, literal(f"{prov.reader} {prov.reader_version}")),
+        (activity, _ENDED, _nt_time(utc_now())),
     ]
 
     def relative(iri: str) -> str:
