@@ -78,7 +78,7 @@ COUNT_PASSES = 2
 # Each request keeps the records that meet every choice outside its group and all but at most
 # one inside it, and counts each of its facets in a filter aggregation of the group's other
 # choices. Every request matches the words again; a request per facet did so five times for
-# (a). CHOSEN_GROUPED = False: one request per chosen facet, as before.
+# (a). Only for searches with words. CHOSEN_GROUPED = False: one request per chosen facet.
 CHOSEN_GROUPED = True
 # What counting a facet costs the server a matched record, against a single-valued keyword
 # (1.0): measured over the 224,303 records of one word at 1M (docs/benchmarks.md,
@@ -451,7 +451,9 @@ class ElasticsearchBackend:
             "query": {"bool": {"filter": base + self._facet_filters(query)}},
             "size": 0, "track_total_hits": i == 0, "aggs": aggs}
             for i, aggs in enumerate(self._shared_groups(query))]
-        groups = (_chosen_groups(query) if self.chosen_grouped
+        # Grouped only with words: what a group saves is matching them again (measured on
+        # keyword searches); a browse's choices alone are cheaper intersected one by one.
+        groups = (_chosen_groups(query) if self.chosen_grouped and must
                   else [[f] for f in facet_defs() if f.name in chosen])
         for group in groups:
             bodies.append(self._chosen_body(query, base, group))

@@ -71,6 +71,11 @@ def test_chosen_facets_are_counted_in_two_requests_not_one_each(
     layouts.chosen_grouped, layouts.shared_in_hits = True, None
     bodies = layouts._count_bodies(query, shared_in_hits=True)
     assert len(bodies) == 2
+    # A browse without words keeps a request per chosen facet (there are no words to match
+    # again), beside the two that count the facets without a choice.
+    layouts.count_passes = 2
+    browse = QUERIES[-1]
+    assert len(layouts._count_bodies(browse)) == 2 + len(browse.filters)
     # Each facet's choice is left out of its own count, and only of its own (a chosen value
     # stays listed with 0).
     res = layouts.search(query)
