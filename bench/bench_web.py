@@ -25,6 +25,11 @@ one of them.
 Each configuration runs twice on a fresh server: with the rendered-page cache on (the default;
 shared by the worker processes) and off (MEMORIA_PAGE_CACHE_MB=0), so the table shows the cold
 cost of rendering beside what readers get.
+
+After each timed run it prints every server worker's requests by kind (from the server's
+access log, which names the worker's pid) and its CPU seconds (from /proc): how the load was
+spread over the workers, and the server's CPU a request. MEMORIA_SERVER_BALANCE=0 in the
+environment runs gunicorn's own gthread worker instead of the balanced one, for A/B runs.
 """
 
 from __future__ import annotations
