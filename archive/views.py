@@ -423,7 +423,7 @@ def read_for_view(archive: Archive, rid: str) -> Record | None:
         return archive.get(rid)
     quads = archive.rdf.store.quads_for_pattern(None, None, None,
                                                 ox.NamedNode(archive.minter.graph(rid)))
-    graph = RecordGraph(ox.Triple(q.subject, q.predicate, q.object) for q in quads)
+    graph = RecordGraph(q.triple for q in quads)  # the quad's own triple, made in Rust
     # RecordGraph answers the rdflib calls the views make (objects, subjects, triples) in
     # rdflib terms; the linked-data formats, which serialise, read Archive.get's graph.
     return Record(rid, head, cast(Graph, graph))

@@ -8,6 +8,9 @@ from urllib.parse import urlencode
 from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel.speaklater import LazyString
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 # UI locale (Babel's name) -> the BCP 47 tag used for metadata, ?lang= and <html lang>.
 UI_LOCALES: dict[str, str] = {"en": "en", "zh_Hans": "zh-Hans", "es": "es"}
@@ -64,6 +67,17 @@ def preferred_languages() -> list[str]:
 
 def url_with_lang(tag: str) -> str:
     """The current page's URL (path and query) with ?lang= set to `tag`."""
+    try:  # twice a page for each language (hreflang links and the switcher): once each
+        done: dict[str, str] = g.memoria_lang_urls
+    except AttributeError:
+        done = g.memoria_lang_urls = {}
+    if tag not in done:
+        done[tag] = _url_with_lang(tag)
+    return done[tag]
+
+
+def _url_with_lang(tag: str) -> str:
+    """url_with_lang, computed."""
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
     if len(request.query_string) > 2048:  # a refused, overlong address is not repeated
         args = []
@@ -107,6 +121,29 @@ def lazy_gettext(message: str) -> LazyString:
     return LazyString(lambda: request_translations().ugettext(message))
 
 
+@pass_context
+def _template_gettext(context: Context, message: str, **variables: Any) -> str:
+    """Jinja's newstyle gettext (translated, Markup when autoescaping, then % variables), with
+    the result of a message without variables kept on its catalogue (~50 a page, all repeats)."""
+    translations = request_translations()
+    autoescape = context.eval_ctx.autoescape
+    if variables:
+        return _trusted(translations.ugettext(message), autoescape) % variables
+    done: dict[tuple[str, bool], str] = translations.__dict__.setdefault("_memoria_done", {})
+    try:
+        return done[message, autoescape]
+    except KeyError:
+        # Jinja formats even without variables ("%%" becomes "%"): so does the kept result.
+        rv = done[message, autoescape] = _trusted(translations.ugettext(message), autoescape) % {}
+        return rv
+
+
+def _trusted(text: str, autoescape: bool) -> str:
+    """A catalogue message as Jinja's gettext takes it: Markup when autoescaping."""
+    # Safe: the catalogues are the project's own; the values formatted in are escaped by %.
+    return Markup(text) if autoescape else text  # noqa: S704
+
+
 def _bind_template_gettext(app: Flask) -> None:
     # Flask-Babel's template callables look the catalogue up on every call (a few hundred per
     # page); the same callables over a catalogue found once per request.
@@ -117,6 +154,8 @@ def _bind_template_gettext(app: Flask) -> None:
         npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
+    # _() straight to the kept translations, not through Jinja's alias and two context calls.
+    app.jinja_env.globals["_"] = app.jinja_env.globals["gettext"] = _template_gettext
 
 
 def register(app: Flask) -> None:

@@ -137,6 +137,8 @@ def isolate_bidi(text: str) -> str:
 def _finalize(value: Any) -> Any:
     # Every {{ value }} of every template, Markup too (highlights, translated messages with
     # values): bidi controls are closed and isolated. |tojson output has none left (see below).
+    if isinstance(value, str) and not _BIDI.search(value):
+        return value  # nearly every value: unchanged, Markup or not (no copy of either)
     if isinstance(value, Markup):
         # Safe: isolate_bidi only adds or drops bidi control characters, never markup.
         return Markup(isolate_bidi(str(value)))  # noqa: S704
