@@ -12,13 +12,13 @@ from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from flask import g, has_request_context, request
-from flask_babel import gettext
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
 from archive.ids import Minter, is_record_id
 from archive.recordgraph import RecordGraph, from_ox
 from archive.service import Archive, Record
+from archive.site.i18n import gettext
 from archive.vocab import (
     DC,
     DCTERMS,
@@ -234,11 +234,20 @@ def _child_rows(archive: Archive, rid: str, preferred: list[str],
         if len(rows) >= limit:
             break
         seen.add(child_id)
-        subject = ox.NamedNode(archive.minter.item(child_id))
-        chosen = pick_language(store_literals(store, subject, _OX["title"]), preferred)
+        chosen = pick_language(_child_titles(archive, child_id), preferred)
         rows.append({"id": child_id, "order": order,
                      "title": str(chosen) if chosen is not None else child_id})
     return rows
+
+
+def _child_titles(archive: Archive, rid: str) -> list[Literal]:
+    """A part's titles in the store, kept per store version (a parent's page in each language
+    and its parts' pages ask again; callers must not change the list)."""
+    def read() -> list[Literal]:
+        subject = ox.NamedNode(archive.minter.item(rid))
+        return store_literals(archive.rdf.store, subject, _OX["title"])
+
+    return STORE_READS.get(archive.rdf, ("titles", rid), read)
 
 
 def pick_title(texts: dict[str, list[Literal]], preferred: list[str], fallback: str) -> str:
@@ -436,7 +445,7 @@ def record_view(archive: Archive, record: Record, preferred: list[str]) -> dict[
     cho = URIRef(minter.item(record.record_id))
     agg = next(iter(g.subjects(RDF.type, ORE.Aggregation)), None)
     titles = [o for o in g.objects(cho, DC.title) if isinstance(o, Literal)]
-    fields = []
+    fields: list[dict[str, Any]] = []
     for prop, label in FIELDS:
         nodes = list(g.objects(cho, prop))
         if not nodes:

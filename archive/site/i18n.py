@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, g, request
+import flask_babel
+from flask import Flask, Response, current_app, g, has_app_context, request
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
@@ -110,6 +111,14 @@ def request_translations() -> Any:
     except AttributeError:
         g.memoria_translations = get_translations()
         return g.memoria_translations
+
+
+def gettext(message: str, **variables: Any) -> str:
+    """flask_babel.gettext over the catalogue found once per request (field and chip labels)."""
+    if not has_app_context():
+        return str(flask_babel.gettext(message, **variables))
+    text = str(request_translations().ugettext(message))
+    return text % variables if variables else text
 
 
 def lazy_gettext(message: str) -> LazyString:

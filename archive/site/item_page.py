@@ -17,7 +17,7 @@ from flask import (
 from archive.service import Archive, Record
 from archive.site import citation, qr
 from archive.site.i18n import preferred_languages
-from archive.site.pages import get_archive, item_url, published_record
+from archive.site.pages import get_archive, item_url, published_record, template_url_for
 from archive.views import read_for_view, record_view, related_items, siblings
 from archive.vocab import DC, DCTERMS, bind_prefixes
 from iiif.presentation import manifest_url
@@ -110,6 +110,7 @@ def register(app: Flask) -> None:
     citation.register(app)
     qr.register(app)
     app.add_template_global(item_url)
+    app.jinja_env.globals["url_for"] = template_url_for
 
     @app.get("/item/<path:name>", endpoint="item")
     def item(name: str) -> Any:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, abort, current_app, g, jsonify, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 
 from archive.service import Archive, Record
 
@@ -56,3 +66,20 @@ def item_url(name: str) -> str:
         base, to_url = g.memoria_item_url = (url_for("item", name="_")[:-1],
                                              url_map.converters["path"](url_map).to_url)
     return str(base) + str(to_url(name))
+
+
+def template_url_for(endpoint: str, **values: Any) -> str:
+    """url_for for the templates, the URLs of static files and argument-free pages (a dozen a
+    page, the same on every page) kept per app and script root."""
+    app = current_app
+    if (endpoint[:1] == "." or (values and values.keys() != {"filename"})
+            or not has_request_context() or app.url_map.host_matching
+            or app.config.get("SERVER_NAME")):  # then the host could make a URL external
+        return url_for(endpoint, **values)
+    key = (endpoint, values.get("filename"), request.script_root)
+    kept: dict[tuple[str, Any, str], str] = app.extensions.setdefault("memoria_urls", {})
+    try:
+        return kept[key]
+    except KeyError:
+        url = kept[key] = url_for(endpoint, **values)
+        return url

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale
 
-from archive.site.i18n import lazy_gettext, ui_language
+from archive.site.i18n import gettext, lazy_gettext, ui_language
 from archive.site.pages import get_archive
 from archive.views import rights_label, titles_of
 from search.backend import FacetDef

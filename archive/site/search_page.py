@@ -11,12 +11,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from flask import Flask, Response, current_app, g, request, url_for
-from flask_babel import gettext
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from archive.api import QueryError, parse_query
-from archive.site.i18n import lazy_gettext, preferred_languages
+from archive.site.i18n import gettext, lazy_gettext, preferred_languages
 from archive.site.pages import get_archive, item_url, render_page, wants_json
 from archive.site.search_labels import (
     bucket_label,
