@@ -41,6 +41,7 @@ from archive.storage import Storage
 from archive.validate import record_errors
 from archive.vocab import DCTERMS
 from ingest.reader import ReadContext, Reader, RecordRejected, Rejection, SourceRecord
+from ingest.xmlrecords import duplicate
 from ingest.xmlsplit import RecordSlice, SliceFailed, resolve
 
 # A batch maps in the parent until this many records have been read (a pool costs ~1 s of CPU
@@ -282,8 +283,8 @@ class RecordMapper:
             return
         local = done.local
         if local and local in self._locals:
-            yield Rejection(done.item.source, done.item.position,
-                            f"duplicate {cut.id_name} {local!r}, first at {self._locals[local]}")
+            yield duplicate(done.item.source, done.item.position, cut.id_name, local,
+                            self._locals[local])
             return
         if local:
             self._locals[local] = done.item.position
@@ -399,12 +400,10 @@ class RecordMapper:
              ahead, local, failed) = next(answers)
             cut = entry.data if isinstance(entry.data, RecordSlice) else None
             if stored is None or rid is None:
-                settled = self._settled(Mapped(entry, reason=reason, record_id=rid, cut=cut,
-                                               local=local, failed=failed))
+                yield from self._settled(Mapped(entry, reason=reason, record_id=rid, cut=cut,
+                                                local=local, failed=failed))
                 if failed:
-                    yield from settled
                     return  # everything sent after it is dropped
-                yield from settled
                 continue
             # The parent needs no graph: storage takes `stored`, the RDF store and the index
             # take the derived copies. The graph is read back only if something asks for it.

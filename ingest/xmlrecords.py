@@ -88,6 +88,11 @@ def stopped(source: Path, exc: XmlRejected, count: int) -> Rejection:
     return Rejection(str(source), "file", f"{exc}{after}")
 
 
+def duplicate(source: str, position: str, id_name: str, local: str, first: str) -> Rejection:
+    """The refusal of a record whose local id an earlier record of the same file holds."""
+    return Rejection(source, position, f"duplicate {id_name} {local!r}, first at {first}")
+
+
 def inner_position(el: etree._Element, top: etree._Element, top_position: str) -> str:
     """The XPath of `el` inside the complete element `top`, which is at `top_position`."""
     steps: list[str] = []
@@ -151,8 +156,7 @@ def _exact_records(source: Path, tag: str, is_record: Callable[[etree._Element],
             local = local_id(el)
             if local and local in seen:
                 if count > skip:
-                    yield Rejection(str(source), position,
-                                    f"duplicate {id_name} {local!r}, first at {seen[local]}")
+                    yield duplicate(str(source), position, id_name, local, seen[local])
                 continue
             if local:
                 seen[local] = position

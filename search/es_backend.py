@@ -10,7 +10,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -80,10 +80,10 @@ COUNT_PASSES = 2
 # choices. Every request matches the words again; a request per facet did so five times for
 # (a). Only for searches with words. CHOSEN_GROUPED = False: one request per chosen facet.
 CHOSEN_GROUPED = True
+CHOSEN_PREFIX = "chosen-"  # a group's filter aggregations, named apart from the facets'
 # What counting a facet costs the server a matched record, against a single-valued keyword
 # (1.0): measured over the 224,303 records of one word at 1M (docs/benchmarks.md,
 # 2026-11-22). The count requests get equal shares of it, so neither waits for the other.
-CHOSEN_PREFIX = "chosen-"
 COUNT_COST = {"subject": 2.1, "creator": 1.6, "region": 1.4}
 HISTOGRAM_COST = 1.7
 BULK_LOAD_SETTINGS = {"refresh_interval": "-1", "number_of_replicas": 0,
@@ -343,10 +343,10 @@ class ElasticsearchBackend:
             ranges.append({"range": {facet.field: bounds}})
         return {"bool": {"should": ranges, "minimum_should_match": 1}}
 
-    def _facet_filters(self, query: SearchQuery, skip: str | None = None
+    def _facet_filters(self, query: SearchQuery, skip: Collection[str] = ()
                        ) -> list[dict[str, Any]]:
         return [self._facet_filter(facet_by_name(name), keys)
-                for name, keys in sorted(query.filters.items()) if keys and name != skip]
+                for name, keys in sorted(query.filters.items()) if keys and name not in skip]
 
     def _base_filters(self, query: SearchQuery) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -463,9 +463,7 @@ class ElasticsearchBackend:
                      group: Sequence[FacetDef]) -> dict[str, Any]:
         """A size-0 request counting each facet of a group of chosen facets under every choice
         but its own."""
-        names = {f.name for f in group}
-        outside = [self._facet_filter(facet_by_name(name), keys)
-                   for name, keys in sorted(query.filters.items()) if keys and name not in names]
+        outside = self._facet_filters(query, skip={f.name for f in group})
         if len(group) == 1:
             f = group[0]
             return {"query": {"bool": {"filter": base + outside}}, "size": 0,
