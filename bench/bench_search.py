@@ -1,7 +1,7 @@
 """Search backends side by side: indexing docs/s, size, memory, and p50/p99 per query kind.
 
 Run: .venv/bin/python -m bench.bench_search [N ...] [--no-es] [--no-tantivy] [--keep-es]
-     [--queries Q] [--warm-up R]
+     [--queries Q] [--warm-up R] [--warm-up-max M]
 Each N (default 100000) is generated once and loaded into both backends, then timed on four
 query kinds: (a) a keyword plus five facet choices, (b) a facet-only browse, (c) a Chinese
 keyword, (d) a date range plus a geo box. Titles, descriptions and keywords are real English,
@@ -12,7 +12,14 @@ pass, so only repeats within the pass (as on a real browse page) are served from
 Before the first timed pass each backend answers R rounds (default 2) of Q other queries of
 every kind (other seeds, caches cleared after): a server that has only indexed runs its search
 code interpreted until the JVM has compiled it, which doubled Elasticsearch's first pass
-(docs/benchmarks.md); a serving index is warm. Both backends get the same warm-up.
+(docs/benchmarks.md); a serving index is warm. Both backends get the same R rounds; a local
+Elasticsearch then gets more (up to --warm-up-max, default WARM_MAX) until its JIT compiler threads
+used at most JIT_QUIET of the server's other CPU in the last round. After 2 rounds they still
+took 18-27 ms of CPU per timed search at 1M, on the two cores the search runs on, and the
+server's own CPU per search fell by a third over the next rounds as the rest of its
+per-request code got compiled (docs/benchmarks.md, 2026-11-22, session 8); a server under
+hours of traffic has compiled it all. The server's CPU per timed query (JIT apart) is
+reported with the latencies.
 Elasticsearch is measured when MEMORIA_ES_URL (default http://127.0.0.1:9200) answers;
 start it with scripts/es.sh start. --keep-es keeps the Elasticsearch index of N documents
 (alias memoria-benchkeep-N) and reuses it in later runs while it was built from the same
@@ -43,6 +50,12 @@ CREATORS = [f"Creator {i}" for i in range(2000)]
 PROVIDERS = [f"Provider {i}" for i in range(25)]
 COLLECTIONS = [f"coll-{i}" for i in range(40)]
 CENTURIES = [str(c) for c in range(1300, 2001, 100)]
+# A local JVM server is warm when its JIT compiler threads used at most this share of the CPU
+# its other threads used in a warm-up round (see the module docstring). At 25 % they still took
+# 6-10 ms of CPU per timed search at 1M (docs/benchmarks.md, session 8): not yet a server in
+# its steady state.
+JIT_QUIET = 0.10
+WARM_MAX = 30  # rounds at most
 KINDS = {
     "a": "keyword + 5 facets",
     "b": "facet browse",
@@ -157,38 +170,78 @@ def clear_caches(backend: SearchBackend) -> None:
         backend.client.indices.clear_cache(index=backend.alias, request=True, query=True)
 
 
+def server_cpu_ms(pid: int | None) -> tuple[float, float]:
+    """CPU ms a local server process has used: (its JIT compiler threads, all its other
+    threads), from /proc; (0, 0) without a pid."""
+    jit = work = 0.0
+    if not pid:
+        return jit, work
+    tick = 1000 / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # a thread that ended
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        ms = (int(fields[11]) + int(fields[12])) * tick  # utime + stime
+        if name.startswith(("C1 CompilerThre", "C2 CompilerThre")):
+            jit += ms
+        else:
+            work += ms
+    return jit, work
+
+
 def time_queries(backend: SearchBackend, qs: list[SearchQuery],
-                 warm_up: list[SearchQuery]) -> list[float]:
-    """Latency of each query in ms, after warm-up queries and with no facet counts cached."""
+                 warm_up: list[SearchQuery], server_pid: int | None = None
+                 ) -> tuple[list[float], tuple[float, float]]:
+    """Latency of each query in ms, after warm-up queries and with no facet counts cached;
+    with the server's CPU ms per query over them (JIT threads, the others)."""
     for q in warm_up:
         backend.search(q)
     clear_caches(backend)
     times = []
+    cpu0 = server_cpu_ms(server_pid)
     for q in qs:
         t = time.perf_counter()
         backend.search(q)
         times.append((time.perf_counter() - t) * 1000)
-    return times
+    cpu1 = server_cpu_ms(server_pid)
+    per_query = tuple((b - a) / len(qs) for a, b in zip(cpu0, cpu1, strict=True))
+    return times, (per_query[0], per_query[1])
 
 
-def warm_backend(backend: SearchBackend, n_queries: int, rounds: int) -> float:
-    """Answer `rounds` x n_queries queries of every kind (seeds the timed passes never use),
-    in full and without facets or highlights as the timed passes ask; then forget cached
-    counts. Seconds taken."""
+def warm_backend(backend: SearchBackend, n_queries: int, rounds: int,
+                 server_pid: int | None = None, max_rounds: int = WARM_MAX
+                 ) -> tuple[float, int, float]:
+    """Answer rounds of n_queries queries of every kind (seeds the timed passes never use),
+    in full and without facets or highlights as the timed passes ask: `rounds` of them, and
+    for a local server more (up to max_rounds) until its JIT compiler threads used at most
+    JIT_QUIET of its other threads' CPU in the last one; then forget cached counts.
+    Seconds taken, rounds run, and the last round's JIT share."""
     start = time.perf_counter()
-    for r in range(rounds):
+    r, share = 0, 0.0
+    while r < rounds or (rounds and server_pid and share > JIT_QUIET and r < max_rounds):
+        cpu0 = server_cpu_ms(server_pid)
         for kind in KINDS:
             for q in queries(kind, n_queries, seed=100 + r):
                 backend.search(q)
                 backend.search(replace(q, facets=False, highlight=False))
+        cpu1 = server_cpu_ms(server_pid)
+        r += 1
+        jit, work = (b - a for a, b in zip(cpu0, cpu1, strict=True))
+        share = jit / work if work else 0.0
+        if server_pid:
+            print(f"warm-up round {r}: server CPU {work / 1000:.1f} s, its JIT {share:.0%} of "
+                  "that", flush=True)
     clear_caches(backend)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, r, share
 
 
 def measure(backend: SearchBackend, docs: list[dict[str, Any]] | int,
             load: Callable[[Iterable[dict[str, Any]]], int], size_bytes: Callable[[], int],
             n_queries: int, server_pid: int | None = None,
-            warm_rounds: int = 2) -> dict[str, Any]:
+            warm_rounds: int = 2, warm_max: int = WARM_MAX) -> dict[str, Any]:
     """Index the docs (a number: reuse the index holding that many), then time every query
     kind; one result row as a dict."""
     rss0 = _rss_kb()
@@ -205,10 +258,11 @@ def measure(backend: SearchBackend, docs: list[dict[str, Any]] | int,
     assert backend.count() == n, (backend.count(), n)
     row: dict[str, Any] = {"docs": n, "docs/s": n / index_s,
                            "index s": index_s, "size MB": size_bytes() / 1e6}
-    row["warm-up s"] = warm_backend(backend, n_queries, warm_rounds)
+    row["warm-up s"], row["warm-up rounds"], row["warm-up JIT share"] = warm_backend(
+        backend, n_queries, warm_rounds, server_pid, warm_max)
     for kind in KINDS:
         qs, warm_up = queries(kind, n_queries), queries(kind, 10, seed=8)
-        times = time_queries(backend, qs, warm_up)
+        times, row[f"{kind} server cpu"] = time_queries(backend, qs, warm_up, server_pid)
         row[f"{kind} p50"], row[f"{kind} p99"] = percentile(times, 50), percentile(times, 99)
         # What the facets are counted over: the words, span and box without facet choices.
         matched = [backend.count(replace(q, filters={})) for q in qs]
@@ -216,9 +270,9 @@ def measure(backend: SearchBackend, docs: list[dict[str, Any]] | int,
         # Where the time goes: the same queries without facet counts, and without highlights.
         few = qs[:max(10, n_queries // 4)]
         row[f"{kind} hits only p50"] = percentile(time_queries(
-            backend, [replace(q, facets=False, highlight=False) for q in few], warm_up), 50)
+            backend, [replace(q, facets=False, highlight=False) for q in few], warm_up)[0], 50)
         row[f"{kind} no highlight p50"] = percentile(time_queries(
-            backend, [replace(q, highlight=False) for q in few], warm_up), 50)
+            backend, [replace(q, highlight=False) for q in few], warm_up)[0], 50)
     peak = _rss_kb(server_pid, "VmHWM") if server_pid else _rss_kb("self", "VmHWM") - rss0
     row["peak MB"] = peak / 1024
     return row
@@ -244,7 +298,8 @@ def _reusable(es: ElasticsearchBackend, n: int) -> bool:
 
 
 def run(n: int, n_queries: int, with_es: bool, with_tantivy: bool = True,
-        keep_es: bool = False, warm_rounds: int = 2) -> list[tuple[str, dict[str, Any]]]:
+        keep_es: bool = False, warm_rounds: int = 2, warm_max: int = WARM_MAX
+        ) -> list[tuple[str, dict[str, Any]]]:
     """Both backends (or either) on n generated documents."""
     url = os.environ.get("MEMORIA_ES_URL", "http://127.0.0.1:9200")
     es = ElasticsearchBackend(url, alias=f"memoria-benchkeep-{n}" if keep_es
@@ -263,7 +318,8 @@ def run(n: int, n_queries: int, with_es: bool, with_tantivy: bool = True,
             path = Path(tmp) / "index"
             tv = TantivyBackend(path)
             rows.append(("Tantivy", measure(tv, docs, tv.index, lambda: _dir_bytes(path),
-                                            n_queries, warm_rounds=warm_rounds)))
+                                            n_queries, warm_rounds=warm_rounds,
+                                            warm_max=warm_max)))
             tv.close()
         print(rows[-1], flush=True)
     if with_es:
@@ -276,7 +332,7 @@ def run(n: int, n_queries: int, with_es: bool, with_tantivy: bool = True,
         try:
             rows.append(("Elasticsearch", measure(es, n if reuse else docs, es.rebuild,
                                                   es_size, n_queries, _es_pid(es),
-                                                  warm_rounds)))
+                                                  warm_rounds, warm_max)))
         finally:
             if not keep_es:
                 for index in es.client.indices.get(index="memoria-bench-*").body:
@@ -290,23 +346,25 @@ def main(argv: list[str]) -> None:
     """Run the benchmark for each N and print one table with both backends and the ratio."""
     n_queries = int(argv[argv.index("--queries") + 1]) if "--queries" in argv else 100
     warm_rounds = int(argv[argv.index("--warm-up") + 1]) if "--warm-up" in argv else 2
-    skip = {argv.index(o) + 1 for o in ("--queries", "--warm-up") if o in argv}
+    warm_max = int(argv[argv.index("--warm-up-max") + 1]) if "--warm-up-max" in argv else WARM_MAX
+    skip = {argv.index(o) + 1 for o in ("--queries", "--warm-up", "--warm-up-max") if o in argv}
     sizes = [int(a) for i, a in enumerate(argv) if a.isdigit() and i not in skip] or [100_000]
     load_before = os.getloadavg()
     results = []
     for n in sizes:
         results.append((n, run(n, n_queries, "--no-es" not in argv,
                                "--no-tantivy" not in argv, "--keep-es" in argv,
-                               warm_rounds)))
+                               warm_rounds, warm_max)))
     kinds = list(KINDS)
-    header = ["documents", "backend", "docs/s", "index s", "size MB", "peak MB", "warm-up s"]
+    header = ["documents", "backend", "docs/s", "index s", "size MB", "peak MB",
+              "warm-up s (rounds)"]
     header += [f"({k}) {KINDS[k]} p50 / p99 ms" for k in kinds]
     table = []
     for n, rows in results:
         for name, r in rows:
             table.append([f"{n:,}", name, f"{r['docs/s']:,.0f}", f"{r['index s']:,.0f}",
                           f"{r['size MB']:,.0f}", f"{r['peak MB']:,.0f}",
-                          f"{r['warm-up s']:,.0f}"]
+                          f"{r['warm-up s']:,.0f} ({r['warm-up rounds']})"]
                          + [f"{r[k + ' p50']:.1f} / {r[k + ' p99']:.1f}" for k in kinds])
         if len(rows) == 2:
             (_, t), (_, e) = rows
@@ -324,6 +382,17 @@ def main(argv: list[str]) -> None:
                 f"{r[k + ' p50']:.1f} / {r[k + ' no highlight p50']:.1f} / "
                 f"{r[k + ' hits only p50']:.1f}" for k in kinds])
     print_table("Where the time goes (p50)", parts[0], parts[1:])
+    cpu = [["documents", "last warm-up round JIT share"]
+           + [f"({k}) work / JIT ms" for k in kinds]]
+    for n, rows in results:
+        for name, r in rows:
+            if name == "Elasticsearch":
+                cpu.append([f"{n:,}", f"{r['warm-up JIT share']:.0%}"] + [
+                    f"{r[k + ' server cpu'][1]:.1f} / {r[k + ' server cpu'][0]:.1f}"
+                    for k in kinds])
+    if len(cpu) > 1:
+        print_table("Elasticsearch server CPU per timed query (its JIT compiler threads apart)",
+                    cpu[0], cpu[1:])
     matched = [["documents"] + [f"({k}) p50 / p99" for k in kinds]]
     for n, rows in results:
         if not rows:
