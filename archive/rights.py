@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 NOT_EVALUATED = "http://rightsstatements.org/vocab/CNE/1.0/"
 _RS = re.compile(r"^https?://rightsstatements\.org/(?:vocab|page)/([A-Za-z-]+)/1\.0/?$")
@@ -23,6 +24,7 @@ _WORDS = {
 }
 
 
+@lru_cache(maxsize=4096)  # pure; a batch repeats the same few statements record after record
 def normalise_rights(text: str) -> str | None:
     """The canonical rights URI for a statement or URI, or None when it cannot be placed."""
     value = " ".join(text.split())

@@ -59,7 +59,16 @@ _DATE_NOISE = re.compile(r"[\[\]?]|^(?:c|©|p|℗)\s*(?=\d)", re.IGNORECASE)
 
 def is_http(value: str | None) -> bool:
     """Tell whether a string is an absolute http(s) URL usable as an RDF IRI."""
-    return bool(value and _HTTP.match(value.strip()))
+    if not value:
+        return False
+    if len(value) > 300:
+        return _HTTP.match(value.strip()) is not None
+    return _is_short_http(value)
+
+
+@lru_cache(maxsize=8192)  # pure; vocabulary and authority URIs repeat record after record
+def _is_short_http(value: str) -> bool:
+    return _HTTP.match(value.strip()) is not None
 
 
 def iiif_service_of(url: str) -> str | None:

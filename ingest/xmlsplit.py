@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,10 @@ _PROLOG = re.compile(
     rb"<(" + _QNAME + rb")" + _ATTRS + rb">"
 )
 _SPACE = re.compile(rb"[ \t\r\n]*")
+_START_NAME = re.compile(rb"<(" + _QNAME + rb")[\s/>]")
+_OPEN_NAME = re.compile(rb"<(" + _QNAME + rb")")
+# What may follow a tag's name (the bytes regular expressions' \s, "/" or ">").
+_AFTER_NAME = frozenset(b" \t\n\r\x0b\x0c/>")
 
 
 class SliceFailed(Exception):
@@ -201,7 +206,7 @@ def _next_record(reader: _Reader, root_q: bytes, tag: bytes) -> int | None:
             continue
         break
     if rest.startswith(b"</" + root_q):
-        close = re.match(rb"</" + re.escape(root_q) + rb"\s*>", rest)
+        close = _root_end(root_q).match(rest)
         if close is None:
             return -1
         reader.pos += close.end()
@@ -213,14 +218,19 @@ def _next_record(reader: _Reader, root_q: bytes, tag: bytes) -> int | None:
             reader.pos = space.end()
             if not reader.more():
                 return None
-    name = re.match(rb"<(" + _QNAME + rb")[\s/>]", rest)
+    name = _START_NAME.match(rest)
     if name is None or name.group(1).rpartition(b":")[2] != tag:
         return -1
     return 0
 
 
+@lru_cache(maxsize=64)
+def _root_end(root_q: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"</" + re.escape(root_q) + rb"\s*>")
+
+
 def _record_name(reader: _Reader) -> bytes:
-    match = re.match(rb"<(" + _QNAME + rb")", reader.buf[reader.pos:reader.pos + 512])
+    match = _OPEN_NAME.match(reader.buf, reader.pos, reader.pos + 512)
     assert match is not None
     return match.group(1)
 
@@ -230,7 +240,7 @@ class _Scanner:
 
     def __init__(self, record_q: bytes) -> None:
         quoted = re.escape(record_q)
-        self.marks = re.compile(rb"<(/?)" + quoted + rb"(?=[\s/>])")
+        self.name = record_q
         self.start_tag = re.compile(rb"<" + quoted + _ATTRS + rb"(/?)>")
         self.end_tag = re.compile(rb"</" + quoted + rb"\s*>")
 
@@ -240,8 +250,8 @@ class _Scanner:
         depth = 0
         at = begin
         while True:
-            mark = self.marks.search(reader.buf, at)
-            if mark is None or (mark.end() + 2048 > len(reader.buf) and not reader.eof):
+            mark = self.mark(reader.buf, at)
+            if mark is None or (mark[1] + 2048 > len(reader.buf) and not reader.eof):
                 # Not found, or too near the end of what is read to see the whole tag.
                 offset = reader.pos
                 if not reader.more():
@@ -252,8 +262,9 @@ class _Scanner:
                     at -= offset
                     continue
             assert mark is not None
-            if mark.group(1):
-                close = self.end_tag.match(reader.buf, mark.start())
+            start, _, closing = mark
+            if closing:
+                close = self.end_tag.match(reader.buf, start)
                 if close is None:
                     return None
                 depth -= 1
@@ -262,7 +273,7 @@ class _Scanner:
                     return close.end()
                 at = close.end()
             else:
-                opened = self.start_tag.match(reader.buf, mark.start())
+                opened = self.start_tag.match(reader.buf, start)
                 if opened is None:
                     return None
                 if not opened.group(1):
@@ -270,3 +281,22 @@ class _Scanner:
                 elif depth == 0:
                     return None  # an empty record element: left to the exact read
                 at = opened.end()
+
+    def mark(self, buf: bytes, at: int) -> tuple[int, int, bool] | None:
+        """The next "<name" or "</name" (followed by white space, "/" or ">") from `at`:
+        (where it starts, where the name ends, whether it is an end tag), or None.
+
+        The name is found with bytes.find (a regular expression starting with "<" stops at
+        every tag of a 42 KB record)."""
+        name = self.name
+        size = len(name)
+        found = buf.find(name, at)
+        while found >= 0:
+            after = found + size
+            if after < len(buf) and buf[after] in _AFTER_NAME:
+                if found > at and buf[found - 1] == 0x3C:  # "<"
+                    return found - 1, after, False
+                if found > at + 1 and buf[found - 2:found] == b"</":
+                    return found - 2, after, True
+            found = buf.find(name, found + 1)
+        return None
