@@ -137,31 +137,38 @@ def stored_and_nquads(graph: RecordGraph, base_url: str, graph_name: str
     base = base_url.rstrip("/") + "/"
     cut = len(base)
     tail = f" <{graph_name}> .\n"
+    # Predicates repeat record after record: their two forms are kept per base URL.
+    predicates = _PREDICATES.get(base)
+    if predicates is None:
+        predicates = _PREDICATES[base] = {}
     written: dict[object, tuple[str, str]] = {}
     stored: list[str] = []
     quads: list[str] | None = []
+    literal = ox.Literal
     for s, by_pred in graph.by_subject():
         pair = written.get(s)
         if pair is None:
             pair = written[s] = _both(s, base, cut)
         subject, rel_subject = pair
-        if isinstance(s, ox.BlankNode):
+        if quads is not None and type(s) is ox.BlankNode:
             quads = None
         for p, objects in by_pred.items():
-            pair = written.get(p)
+            pair = predicates.get(p)
             if pair is None:
-                pair = written[p] = _both(p, base, cut)
+                pair = _both(p, base, cut)
+                if len(predicates) < 1000:
+                    predicates[p] = pair
             head = f"{subject} {pair[0]} "
             rel_head = f"{rel_subject} {pair[1]} "
             for o in objects:
-                if isinstance(o, ox.Literal):
+                if type(o) is literal:
                     text = rel = str(o)
                 else:
                     pair = written.get(o)
                     if pair is None:
                         pair = written[o] = _both(o, base, cut)
                     text, rel = pair
-                    if quads is not None and isinstance(o, ox.BlankNode):
+                    if quads is not None and type(o) is ox.BlankNode:
                         quads = None
                 stored.append(f"{rel_head}{rel} .")
                 if quads is not None:
@@ -169,6 +176,9 @@ def stored_and_nquads(graph: RecordGraph, base_url: str, graph_name: str
     stored.sort()
     return ((STORED_HEADER + "\n".join(stored) + "\n").encode("utf-8"),
             None if quads is None else "".join(quads).encode("utf-8"))
+
+
+_PREDICATES: dict[str, dict[object, tuple[str, str]]] = {}
 
 
 def _both(term: object, base: str, cut: int) -> tuple[str, str]:

@@ -76,12 +76,14 @@ class DerivedCopies:
     `document` is the search document made without the hierarchy (the parent sets its
     ancestors and collection), `nquads` the record's statements in its named graph as
     N-Quads (None when the record has blank nodes, which must not meet across records in
-    a bulk load), and `parents` the values of the record's dcterms:isPartOf.
+    a bulk load), and `parents` the values of the record's dcterms:isPartOf. `fields`: the
+    search backend's own form of the document (Tantivy's index_fields), when asked for.
     """
 
     document: dict[str, Any]
     nquads: bytes | None
     parents: tuple[str, ...]
+    fields: dict[str, Any] | None = None
 
 
 _IRIS: dict[str, ox.NamedNode] = {}
@@ -129,10 +131,13 @@ class RecordBuilder:
         self.minter = minter
         self.record_id = record_id
         self.graph = RecordGraph()
-        self.cho = URIRef(minter.item(record_id))
-        self.aggregation = URIRef(minter.aggregation(record_id))
-        self._cho = ox.NamedNode(self.cho)
-        self._agg = ox.NamedNode(self.aggregation)
+        # pyoxigraph checks the IRIs (raising ValueError as rdflib would not); the URIRefs
+        # are then made without rdflib's own check (~3 us each).
+        item, aggregation = minter.item(record_id), minter.aggregation(record_id)
+        self._cho = ox.NamedNode(item)
+        self._agg = ox.NamedNode(aggregation)
+        self.cho = _ref(item)
+        self.aggregation = _ref(aggregation)
         self.warnings: list[str] = []
         self._counters: dict[str, int] = {}
         self._views = 0

@@ -126,8 +126,15 @@ class RecordGraph:
 
     def add_ox(self, s: OxSubject, p: ox.NamedNode, o: OxTerm) -> None:
         """Add a statement (a set: a repeated statement is kept once)."""
-        values = self._index.setdefault(s, {}).setdefault(p, [])
-        if o not in values:
+        # Looked up, not setdefault: no empty dict and list made for every statement.
+        by_pred = self._index.get(s)
+        if by_pred is None:
+            self._index[s] = {p: [o]}
+            return
+        values = by_pred.get(p)
+        if values is None:
+            by_pred[p] = [o]
+        elif o not in values:
             values.append(o)
 
     def set_ox(self, s: OxSubject, p: ox.NamedNode, o: OxTerm) -> None:

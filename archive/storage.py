@@ -223,6 +223,8 @@ class _HashAndIdLayout:
 
 
 def _encapsulation_directory(record_id: str, digest: str) -> str:
+    if ENCAPSULATION_SAFE.issuperset(record_id) and len(record_id) <= ENCAPSULATION_MAX_CHARS:
+        return record_id  # nothing to encode (most ids)
     encoded = "".join(
         char if char in ENCAPSULATION_SAFE else "".join(f"%{b:02x}" for b in char.encode("utf-8"))
         for char in record_id
@@ -316,24 +318,59 @@ class Storage:
         the object still does not exist when it takes the lock. Bytes contents only.
         """
         record_id, files = request.record_id, request.files
-        object_dir = self._object_dir(record_id)
-        if os.path.exists(os.path.join(object_dir, INVENTORY)) or not all(
+        _check_record_id(record_id)
+        # str paths: pathlib's joins were a tenth of a worker's staging time.
+        object_dir = f"{self.root}/{self._require_layout().object_path(record_id)}"
+        if os.path.exists(f"{object_dir}/{INVENTORY}") or not all(
             isinstance(data, bytes) for data in files.values()
         ):
             return None
         paths = _check_logical_paths(files)
-        new_state = self._digest_sources(files, paths, self.digest, None, object_dir)
+        object_path = Path(object_dir)
+        new_state = self._digest_sources(files, paths, self.digest, None, object_path)
         metadata = _version_metadata(_check_created(request.created), request.message,
                                      request.user_name, request.user_address)
         key = _object_key(record_id)
-        commit = self._plan_commit(record_id, key, object_dir, None, self.digest, new_state,
+        commit = self._plan_commit(record_id, key, object_path, None, self.digest, new_state,
                                    metadata)
-        name = f"{key}-{uuid.uuid4().hex}"
-        # str paths: pathlib's joins were a tenth of a worker's staging time.
-        stage = os.path.join(self.work_dir, "staging", area, name)
-        self._stage_group_member(commit, stage, files, namaste_in=area)
+        name = f"{key}-{os.urandom(16).hex()}"
+        staging = f"{self.work_dir}/staging/{area}"
+        if any(path.count("/") != 2 for path in commit.to_copy):
+            # Content in sub-folders (not a record's flat files): the general way.
+            self._stage_group_member(commit, f"{staging}/{name}", files, namaste_in=area)
+        else:
+            self._stage_new_flat(commit, staging, name, files, area)
         return StagedObject(record_id, f"{area}/{name}", commit.algorithm, new_state,
                             commit.inventory, commit.sidecar)
+
+    def _stage_new_flat(self, commit: _Commit, staging: str, name: str,
+                        files: Mapping[str, bytes | Path], area: str) -> None:
+        """Stage a new object whose content files sit directly in v1/content (no fsync).
+
+        The same tree as _stage_group_member, made with calls relative to the object's
+        directory (short path look-ups) and one os.write a file: ~20 system calls a record.
+        """
+        os.mkdir(f"{staging}/{name}")
+        top = os.open(f"{staging}/{name}", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            version = commit.version
+            os.mkdir(version, dir_fd=top)
+            os.mkdir(f"{version}/{CONTENT_DIRECTORY}", dir_fd=top)
+            for content_path, (logical_path, _digest) in commit.to_copy.items():
+                self._write_new_file(content_path, files[logical_path],  # type: ignore[arg-type]
+                                     False, dir_fd=top)
+            inventory = f"{version}/{INVENTORY}"
+            sidecar = f"{version}/{commit.sidecar_name}"
+            self._write_new_file(inventory, commit.inventory, False, dir_fd=top)
+            self._write_new_file(sidecar, commit.sidecar, False, dir_fd=top)
+            if not self._link_namaste(area, f"{staging}/{name}/{OBJECT_NAMASTE}"):
+                self._write_new_file(f"{staging}/{name}/{OBJECT_NAMASTE}", b"ocfl_object_1.1\n",
+                                     False)
+            # The root inventory is v1's, byte for byte: a hard link (see _stage_group_member).
+            os.link(inventory, INVENTORY, src_dir_fd=top, dst_dir_fd=top)
+            os.link(sidecar, commit.sidecar_name, src_dir_fd=top, dst_dir_fd=top)
+        finally:
+            os.close(top)
 
     def _check_work_dir_placement(self) -> None:
         root, work = self.root.resolve(), self.work_dir.resolve()
@@ -1096,8 +1133,11 @@ class Storage:
         # writers of different objects apart nearly always.
         return self.work_dir / "locks" / f"{_lock_shard(key)}.lock"
 
-    def _write_new_file(self, path: Path | str, data: bytes, durable: bool = True) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    def _write_new_file(self, path: Path | str, data: bytes, durable: bool = True,
+                        dir_fd: int | None = None) -> None:
+        # dir_fd: path is relative to that open directory (short look-ups when staging).
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644,
+                     dir_fd=dir_fd)
         try:
             view = memoryview(data)
             while view:

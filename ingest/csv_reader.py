@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 from archive.record import RecordDraft
@@ -141,10 +142,18 @@ class CsvReader:
         images_dir = context.options.get("images_dir")
         if images_dir is None:
             # Archivists keep scans beside the spreadsheet unless the mapping says otherwise.
-            images_dir = Path(record.source).parent / (mapping.images_dir or ".")
+            images_dir = _beside(record.source, mapping.images_dir or ".")
+        elif images_dir and not isinstance(images_dir, Path):
+            images_dir = Path(images_dir)
         return apply_mapping(
             context.minter, mapping, record.data, provider=context.provider,
-            images_dir=Path(images_dir) if images_dir else None,
+            images_dir=images_dir or None,
             max_pixels=int(context.options.get("max_pixels", 500_000_000)),
             raw=record.raw, media_type=record.media_type,
         )
+
+
+@lru_cache(maxsize=64)
+def _beside(source: str, folder: str) -> Path:
+    """The folder named relative to the source file's (every row of a file asks: made once)."""
+    return Path(source).parent / folder

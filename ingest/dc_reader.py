@@ -316,9 +316,10 @@ class DcReader:
         if not containers:
             raise RecordRejected("no Dublin Core elements in the record")
         dc = containers[0]
-        fields = [(local(c), c) for c in dc if isinstance(c.tag, str)]
-        identifiers = [text_of(c) for n, c in fields if n == "identifier"]
-        local_id = record.local_id or next((i for i in identifiers if i), None) or record.position
+        fields = _fields(dc)
+        local_id = record.local_id or next(
+            (i for i in (text_of(c) for n, _, c in fields if n == "identifier") if i), None
+        ) or record.position
         rid = make_record_id(context, "dc", local_id)
         b = RecordBuilder(context.minter, rid)
         try:
@@ -326,8 +327,8 @@ class DcReader:
         except ValueError as exc:
             raise RecordRejected(str(exc)) from None
 
-    def _map(self, b: RecordBuilder, fields: list[tuple[str, Any]], inherited: str | None,
-             record: SourceRecord, context: ReadContext) -> RecordDraft:
+    def _map(self, b: RecordBuilder, fields: list[tuple[str, str | None, Any]],
+             inherited: str | None, record: SourceRecord, context: ReadContext) -> RecordDraft:
         # `inherited`: the xml:lang in force on the fields' parent (found once, not per field).
         shown_at: list[str] = []
         rights: list[str] = []
@@ -335,9 +336,8 @@ class DcReader:
         data_provider = None
         unmapped: set[str] = set()
         seen: set[tuple[str, str]] = set()
-        for name, el in fields:
+        for name, namespace, el in fields:
             value = text_of(el)
-            namespace = namespace_of(el)
             if not value or (name, value) in seen:
                 continue
             seen.add((name, value))
@@ -399,6 +399,17 @@ class DcReader:
             b.warnings.append("elements not mapped (kept in the stored source): "
                               + ", ".join(sorted(unmapped)))
         return RecordDraft(b.record_id, b.graph, record.raw, record.media_type, [], b.warnings)
+
+
+def _fields(dc: Any) -> list[tuple[str, str | None, Any]]:
+    """(local name, namespace, element) of each element child, from one read of its tag."""
+    out = []
+    for c in dc:
+        tag = c.tag
+        if isinstance(tag, str):
+            namespace = tag[1:tag.index("}")] if tag[:1] == "{" else None
+            out.append((tag.rpartition("}")[2], namespace, c))
+    return out
 
 
 def _date_parts(value: str) -> list[str]:

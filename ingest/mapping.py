@@ -41,8 +41,10 @@ class ColumnMap:
 
     def values(self, cell: str) -> list[str]:
         """The cell's values: split on the separator, stripped, empties dropped."""
-        parts = cell.split(self.separator) if self.separator else [cell]
-        return [p.strip() for p in parts if p.strip()]
+        if not self.separator:
+            value = cell.strip()
+            return [value] if value else []
+        return [value for part in cell.split(self.separator) if (value := part.strip())]
 
 
 @dataclass(frozen=True)

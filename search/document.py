@@ -97,8 +97,16 @@ def _text(term: Term) -> str:
 def _node_key(node: Term) -> tuple[str, int, str]:
     # Entities are minted #place-1, #place-2 ... #place-10: keep their numeric order.
     text = _text(node)
-    m = _NUMBERED.match(text)
-    return (m.group(1), int(m.group(2)), text) if m else (text, -1, text)
+    head = text.rstrip("0123456789")
+    if "\n" in text or (head and head[-1].isdecimal()):
+        # A line break, or a digit that \d matches and rstrip keeps: the expression itself.
+        m = _NUMBERED.match(text)
+        return (m.group(1), int(m.group(2)), text) if m else (text, -1, text)
+    # Otherwise _NUMBERED's lazy prefix (which tries every position of an IRI) is what
+    # precedes the trailing ASCII digits: the same key, found from the end.
+    if len(head) == len(text):
+        return (text, -1, text)
+    return (head, int(text[len(head):]), text)
 
 
 def _texts(graph: RecordGraph, subject: Term, prop: ox.NamedNode) -> list[ox.Literal]:
