@@ -30,6 +30,10 @@ class IndexFeed:
         self.backend = backend
         self.on_indexed = on_indexed
         self._documents: dict[str, dict[str, Any]] = {}
+        # Backend-specific forms of some buffered documents made ahead (Tantivy's field values,
+        # made by ingest workers), by id; used only by a backend that takes them.
+        self._prepared: dict[str, Any] = {}
+        self.takes_prepared = bool(getattr(backend, "takes_prepared", False))
         self._down_until = 0.0
         self.last_error: str | None = None
 
@@ -43,9 +47,15 @@ class IndexFeed:
         self._down_until = time.monotonic() + RETRY_AFTER_SECONDS
         log.warning("search index unavailable (%s); records stay pending", self.last_error)
 
-    def add(self, document: dict[str, Any]) -> None:
-        """Queue a document; flush when the buffer is full."""
-        self._documents[document["id"]] = document
+    def add(self, document: dict[str, Any], prepared: Any = None) -> None:
+        """Queue a document, with its backend form made ahead if any; flush when the buffer
+        is full."""
+        rid = document["id"]
+        self._documents[rid] = document
+        if prepared is not None and self.takes_prepared:
+            self._prepared[rid] = prepared
+        else:
+            self._prepared.pop(rid, None)
         if len(self._documents) >= FLUSH_EVERY:
             self.flush()
 
@@ -54,6 +64,7 @@ class IndexFeed:
         ids = list(ids)
         for rid in ids:
             self._documents.pop(rid, None)
+            self._prepared.pop(rid, None)
         if not self.available:
             return False
         try:
@@ -69,11 +80,15 @@ class IndexFeed:
         if not self._documents:
             return 0
         batch = list(self._documents.values())
+        prepared, self._prepared = self._prepared, {}
         self._documents.clear()
         if not self.available:
             return 0
         try:
-            self.backend.index(batch)
+            if self.takes_prepared:
+                self.backend.index(batch, prepared=prepared)  # type: ignore[call-arg]
+            else:
+                self.backend.index(batch)
             self.backend.refresh()
         except Exception as exc:  # noqa: BLE001 - any backend failure leaves the records pending
             self._failed(exc)

@@ -12,7 +12,7 @@ import shutil
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +49,10 @@ SOURCE_EXTENSIONS = {
 # In a batch (Archive.deferring), RDF store updates wait for this many records, then go in as
 # one transaction; search documents are made right after, from the updated store.
 DERIVE_EVERY = 2000  # Oxigraph's bulk loader: ~0.36 ms a record in loads of 500, ~0.27 in 2,000
+# In a batch, a full derive buffer goes to the RDF store and the index in a thread of its own
+# (Oxigraph's bulk load and Tantivy's commit release the GIL), so the ingest keeps collecting
+# and saving records meanwhile; one such thread at a time.
+DERIVE_IN_THREAD = True
 CHILDREN_KEPT = 4096  # parents whose parts are kept for item pages' previous / next
 
 
@@ -235,6 +239,14 @@ class Archive:
         # made (they are on the pending queue until their document is in the index).
         self._derive_buffer: dict[str, list[ox.Triple] | _Ready] = {}
         self._deferring = 0
+        # The thread deriving the previous full buffer (see DERIVE_IN_THREAD), and what it
+        # raised. Records are marked pending, saved and buffered under _pending_lock, and the
+        # deriving thread takes records off the pending queue under it too, sparing those
+        # buffered again meanwhile (a newer version waits).
+        self._deriver: threading.Thread | None = None
+        self._deriver_error: BaseException | None = None
+        self._pending_lock = threading.Lock()
+        self._only_buffer = False  # see _buffering
         # Pyramids of withdrawn records, removed when `removing_later` ends (None: at once).
         self._removals: list[str] | None = None
 
@@ -258,10 +270,25 @@ class Archive:
             self.index = IndexFeed(backend, on_indexed=self._indexed)
         return self
 
+    @property
+    def takes_index_fields(self) -> bool:
+        """Whether the index takes Tantivy's field values made ahead (by ingest workers)."""
+        return self.index is not None and self.index.takes_prepared
+
     def _indexed(self, ids: list[str]) -> None:
-        with self.state.transaction():
+        with self._pending_lock, self.state.transaction():
             for rid in ids:
-                self.state.clear_pending(rid)
+                if rid not in self._derive_buffer:
+                    self.state.clear_pending(rid)
+
+    def _settle(self) -> None:
+        """Wait for the deriving thread, if any; raise what it raised."""
+        deriver, self._deriver = self._deriver, None
+        if deriver is not None:
+            deriver.join()
+        error, self._deriver_error = self._deriver_error, None
+        if error is not None:
+            raise error
 
     def close(self) -> None:
         """Release everything this archive opened (after sending what the index still lacks)."""
@@ -325,6 +352,7 @@ class Archive:
         The ingest pipeline builds pyramids in parallel before saving and says so; any other
         caller gets them built here.
         """
+        self._settle()
         rid = draft.record_id
         files = self._files_for(draft)
         same_version = self._unchanged(rid, files)
@@ -376,22 +404,25 @@ class Archive:
                                            staged.staged if staged is not None else None))
             planned.append((number, existed, draft, prov_nquads, files[RECORD_PATH]))
         if requests:
-            with self.state.transaction():
-                for request in requests:
-                    self.state.mark_pending(request.record_id)
-            written = self.storage.write_many(requests)
-            for (number, existed, draft, prov_nquads, record_bytes), result in zip(
-                planned, written, strict=True
-            ):
-                rid = result.record_id
-                copies = draft.derived
-                if copies is not None and copies.nquads is not None:
-                    # Made by the worker that mapped the record: nothing is parsed here.
-                    derived = self._derive(rid, ready=_Ready(copies.nquads + prov_nquads, copies))
-                else:
-                    derived = self._derive(rid, self._statements(record_bytes, prov_nquads))
-                results[number] = SaveResult(rid, result.version,
-                                             "updated" if existed else "created", derived)
+            with self._pending_lock, self._buffering():
+                with self.state.transaction():
+                    for request in requests:
+                        self.state.mark_pending(request.record_id)
+                written = self.storage.write_many(requests)
+                for (number, existed, draft, prov_nquads, record_bytes), result in zip(
+                    planned, written, strict=True
+                ):
+                    rid = result.record_id
+                    copies = draft.derived
+                    if copies is not None and copies.nquads is not None:
+                        # Made by the worker that mapped the record: nothing is parsed here.
+                        derived = self._derive(rid, ready=_Ready(copies.nquads + prov_nquads,
+                                                                 copies))
+                    else:
+                        derived = self._derive(rid, self._statements(record_bytes, prov_nquads))
+                    results[number] = SaveResult(rid, result.version,
+                                                 "updated" if existed else "created", derived)
+            self._flush_if_due()
         if not pyramids_built:
             for draft, _provenance in items:
                 for image in draft.images:
@@ -400,6 +431,7 @@ class Archive:
 
     def withdraw(self, rid: str, reason: str, batch_id: str | None = None) -> str | None:
         """Withdraw a record: a new version that keeps the history but publishes nothing."""
+        self._settle()  # a deriving thread must not take it off the pending queue meanwhile
         if self.storage.head(rid) is None or self.is_withdrawn(rid):
             return None
         note = {"withdrawn": utc_now(), "reason": reason, "batch": batch_id}
@@ -438,6 +470,7 @@ class Archive:
 
     def restore(self, rid: str, version: str, reason: str) -> str:
         """Make an earlier version current again, as a new version (history only grows)."""
+        self._settle()
         old_state = self.storage.state(rid, version)
         files: dict[str, bytes | Path] = {
             path: self.storage.content_path(rid, path, version) for path in old_state
@@ -483,11 +516,13 @@ class Archive:
         has been sent (the feed flushes in bulk), so a crash or an unreachable index leaves it
         queued, never lost. In a batch (see `deferring`) the RDF store update waits in a buffer
         and goes in with DERIVE_EVERY others as one transaction. `ready` instead of `triples`:
-        the N-Quads and search document an ingest worker made.
+        the N-Quads and search document an ingest worker made. Within `_buffering` it only
+        buffers (the caller holds _pending_lock and calls _flush_if_due after releasing it).
         """
         if not self.derives or self.index is None:
             return False
         if ready is None and triples is None:
+            self._settle()
             triples = self._stored_triples(rid)
             if triples is None:
                 self._derive_buffer.pop(rid, None)
@@ -498,16 +533,61 @@ class Archive:
         entry = ready if ready is not None else triples
         assert entry is not None
         self._derive_buffer[rid] = entry
-        if not self._deferring or len(self._derive_buffer) >= DERIVE_EVERY:
-            self._flush_derived()
+        if not self._only_buffer:
+            self._flush_if_due()
         return True
 
-    def _flush_derived(self) -> int:
-        """Apply buffered graph replacements (one transaction), then queue their documents."""
+    @contextmanager
+    def _buffering(self) -> Iterator[None]:
+        """Within the block, `_derive` only buffers (no flush, no wait for a deriving thread)."""
+        self._only_buffer = True
+        try:
+            yield
+        finally:
+            self._only_buffer = False
+
+    def _flush_if_due(self) -> None:
+        """Derive the buffer when it is full (in a thread, in a batch), or at once outside one."""
+        if not self._deferring:
+            self._flush_derived()
+        elif len(self._derive_buffer) >= DERIVE_EVERY:
+            if DERIVE_IN_THREAD:
+                self._flush_derived_in_thread()
+            else:
+                self._flush_derived()
+
+    def _take_buffer(self) -> list[tuple[str, list[ox.Triple] | _Ready]]:
+        """The buffered records (after the deriving thread, if any, is done), buffer emptied."""
+        self._settle()
         if not self._derive_buffer or not self.derives or self.index is None:
-            return 0
-        buffered = list(self._derive_buffer.items())
-        self._derive_buffer.clear()
+            return []
+        with self._pending_lock:
+            buffered = list(self._derive_buffer.items())
+            self._derive_buffer.clear()
+        return buffered
+
+    def _flush_derived(self) -> int:
+        """Apply buffered graph replacements, then queue their documents."""
+        buffered = self._take_buffer()
+        return self._derive_entries(buffered) if buffered else 0
+
+    def _flush_derived_in_thread(self) -> None:
+        """Start a thread doing `_flush_derived`; the next flush, or _settle, waits for it."""
+        buffered = self._take_buffer()
+        if buffered:
+            self._deriver = threading.Thread(target=self._derive_in_thread, args=(buffered,),
+                                             name="memoria-derive", daemon=True)
+            self._deriver.start()
+
+    def _derive_in_thread(self, buffered: list[tuple[str, list[ox.Triple] | _Ready]]) -> None:
+        try:
+            self._derive_entries(buffered)
+        except BaseException as exc:  # noqa: BLE001 - raised again by _settle in the caller
+            self._deriver_error = exc
+
+    def _derive_entries(self, buffered: list[tuple[str, list[ox.Triple] | _Ready]]) -> int:
+        """Replace the records' graphs (the bulk loader for new ones), then queue documents."""
+        assert self.index is not None
         # If this raises, the records stay on the pending queue; sync() derives them again.
         self.rdf.replace_graphs(
             (self.minter.graph(rid), entry.nquads if isinstance(entry, _Ready) else entry)
@@ -538,7 +618,8 @@ class Archive:
                     hierarchy = ([parent, *ancestors], top)
             if graph is None:
                 assert isinstance(entry, _Ready)
-                self.index.add(self._placed(rid, entry.copies.document, hierarchy))
+                self.index.add(self._placed(rid, entry.copies.document, hierarchy),
+                               entry.copies.fields)
             else:
                 self.index.add(self.document(rid, graph, hierarchy))
         return len(buffered)
@@ -632,6 +713,7 @@ class Archive:
 
     def rebuild(self, pyramids: bool = True) -> RebuildReport:
         """Recreate the RDF store (and the image pyramids) from storage alone."""
+        self._settle()
         if not self.derives:
             raise RdfStoreError("the RDF store is in use by another process; stop it first")
         self.rdf.destroy()
@@ -668,6 +750,7 @@ class Archive:
 
     def rebuild_index(self) -> int:
         """Build a fresh search index from the RDF store (itself derived from storage)."""
+        self._settle()
         if not self.derives or self.index is None:
             raise RdfStoreError("the RDF store is in use by another process; stop it first")
         backend = self.index.backend
@@ -704,8 +787,12 @@ class Archive:
         """Tell whether a record's head version is a withdrawal."""
         return WITHDRAWN_PATH in self.storage.state(rid)
 
-    def get(self, rid: str) -> Record | None:
-        """A record by id from the RDF store (or storage, if the store lags), or None."""
+    def get(self, rid: str, from_store: Callable[[str], Graph] | None = None) -> Record | None:
+        """A record by id from the RDF store (or storage, if the store lags), or None.
+
+        `from_store` reads a named graph from the RDF store in another form than an rdflib
+        graph (the item pages take a RecordGraph); storage is read as always.
+        """
         if not is_record_id(rid):
             return None
         head = self.storage.head(rid)
@@ -714,7 +801,7 @@ class Archive:
         if self.is_withdrawn(rid):
             return Record(rid, head, Graph(), withdrawn=True)
         if self.store_holds(rid):
-            graph = self.rdf.graph(self.minter.graph(rid))
+            graph = (from_store or self.rdf.graph)(self.minter.graph(rid))
         else:
             stored = self.storage.read(rid, RECORD_PATH)
             graph = parse_stored_graph(stored, self.settings.base_url)

@@ -7,6 +7,7 @@ storage, and the pending queue only says what to re-derive early; `memoria rebui
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,6 +75,9 @@ class StateDb:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
+        # One connection, used by an ingest's main thread and its deriving thread: a
+        # transaction and any single statement run one at a time, never inside another's.
+        self._lock = threading.RLock()
 
     def open(self) -> None:
         """Open the database (WAL mode, so a server and an ingest can share it)."""
@@ -102,18 +106,23 @@ class StateDb:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run statements in one immediate transaction."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        """Run statements in one immediate transaction (other threads wait for its end)."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def _run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self.conn.execute(sql, params)
 
     def start_batch(self, batch_id: str, source: str, reader: str, dry_run: bool) -> None:
         """Record that a batch has started."""
-        self.conn.execute(
+        self._run(
             "INSERT INTO batches (id, started, source, reader, status, dry_run) "
             "VALUES (?, ?, ?, ?, 'running', ?)",
             (batch_id, utc_now(), source, reader, int(dry_run)),
@@ -121,7 +130,7 @@ class StateDb:
 
     def finish_batch(self, batch_id: str, status: str, counts: tuple[int, int, int]) -> None:
         """Record a batch's end and its counts (input, accepted, rejected)."""
-        self.conn.execute(
+        self._run(
             "UPDATE batches SET finished = ?, status = ?, input = ?, accepted = ?, rejected = ? "
             "WHERE id = ?",
             (utc_now(), status, *counts, batch_id),
@@ -129,24 +138,24 @@ class StateDb:
 
     def add_batch_record(self, batch_id: str, record_id: str, version: str, action: str) -> None:
         """Remember that a batch wrote (or confirmed) a version of a record."""
-        self.conn.execute(
+        self._run(
             "INSERT OR REPLACE INTO batch_records VALUES (?, ?, ?, ?)",
             (batch_id, record_id, version, action),
         )
 
     def batch(self, batch_id: str) -> BatchRow | None:
         """One batch by id."""
-        row = self.conn.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        row = self._run("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
         return None if row is None else _batch_row(row)
 
     def batches(self) -> list[BatchRow]:
         """Every batch, newest first."""
-        rows = self.conn.execute("SELECT * FROM batches ORDER BY started DESC, id DESC")
+        rows = self._run("SELECT * FROM batches ORDER BY started DESC, id DESC")
         return [_batch_row(r) for r in rows]
 
     def batch_records(self, batch_id: str) -> list[tuple[str, str, str]]:
         """(record id, version, action) of every record a batch touched."""
-        rows = self.conn.execute(
+        rows = self._run(
             "SELECT record_id, version, action FROM batch_records WHERE batch_id = ? "
             "ORDER BY record_id", (batch_id,),
         )
@@ -154,25 +163,25 @@ class StateDb:
 
     def set_batch_status(self, batch_id: str, status: str) -> None:
         """Change a batch's status (for example to undone)."""
-        self.conn.execute("UPDATE batches SET status = ? WHERE id = ?", (status, batch_id))
+        self._run("UPDATE batches SET status = ? WHERE id = ?", (status, batch_id))
 
     def mark_pending(self, record_id: str) -> None:
         """Queue a record whose RDF store / index copy must be (re)derived."""
-        self.conn.execute(
+        self._run(
             "INSERT OR IGNORE INTO pending VALUES (?, ?)", (record_id, utc_now())
         )
 
     def clear_pending(self, record_id: str) -> None:
         """Take a record off the pending queue."""
-        self.conn.execute("DELETE FROM pending WHERE record_id = ?", (record_id,))
+        self._run("DELETE FROM pending WHERE record_id = ?", (record_id,))
 
     def pending(self, limit: int = 1000) -> list[str]:
         """Record ids waiting to be derived, oldest first."""
-        rows = self.conn.execute(
+        rows = self._run(
             "SELECT record_id FROM pending ORDER BY since, record_id LIMIT ?", (limit,)
         )
         return [r[0] for r in rows]
 
     def pending_count(self) -> int:
         """How many records wait to be derived."""
-        return int(self.conn.execute("SELECT count(*) FROM pending").fetchone()[0])
+        return int(self._run("SELECT count(*) FROM pending").fetchone()[0])

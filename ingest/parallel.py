@@ -82,6 +82,8 @@ class Staging:
     digest: str
     area: str
     batch_id: str
+    # Whether the index is Tantivy's: workers then make its field values too (index_fields).
+    tantivy_fields: bool = False
 
 
 def map_record(reader: Reader, item: SourceRecord, context: ReadContext) -> Mapped:
@@ -121,13 +123,17 @@ _Result = tuple[str | None, bytes | None, bytes | None, str | None, list[ImageFi
                 DerivedCopies | None, str | None, StagedRecord | None, str | None, bool]
 
 
+_PART_OF = ox.NamedNode(str(DCTERMS.isPartOf))
+
+
 def derived_copies(draft: RecordDraft, stored: bytes, minter: Minter,
-                   nquads: bytes | None = None) -> DerivedCopies:
+                   nquads: bytes | None = None, tantivy_fields: bool = False) -> DerivedCopies:
     """The search document (no hierarchy yet), N-Quads and parents of a mapped record.
 
     Made from the draft's own graph, whose statements are exactly those of `stored`; an
     rdflib draft is read back from `stored` instead. `nquads`, when given, are the N-Quads
-    already written along with `stored` (stored_and_nquads).
+    already written along with `stored` (stored_and_nquads). `tantivy_fields`: make the
+    document's Tantivy field values too (the parent only completes them).
     """
     from search.document import record_document
 
@@ -135,10 +141,15 @@ def derived_copies(draft: RecordDraft, stored: bytes, minter: Minter,
     graph = draft.graph if isinstance(draft.graph, RecordGraph) else RecordGraph(
         parse_stored(stored, minter.base_url))
     document = record_document(graph, rid, minter)  # type: ignore[arg-type]
-    parents = graph.values(ox.NamedNode(minter.item(rid)), ox.NamedNode(str(DCTERMS.isPartOf)))
+    parents = graph.view(ox.NamedNode(minter.item(rid)), _PART_OF)
     if nquads is None:
         nquads = to_nquads(graph.ox_triples(), minter.graph(rid))
-    return DerivedCopies(document, nquads, tuple(p.value for p in parents))
+    fields = None
+    if tantivy_fields:
+        from search.tantivy_backend import index_fields
+
+        fields = index_fields(document)
+    return DerivedCopies(document, nquads, tuple(p.value for p in parents), fields)
 
 
 def _init_worker(reader_name: str, base_url: str, provider: str,
@@ -187,19 +198,23 @@ def _map_chunk(version: int, options: bytes, chunk: bytes
             source = None if draft.source_bytes == item.raw else draft.source_bytes
             media = None if draft.source_media_type == item.media_type else (
                 draft.source_media_type)
-            derived = derived_copies(draft, stored, _worker["minter"], nquads)
+            staging = _worker["staging"]
+            derived = derived_copies(draft, stored, _worker["minter"], nquads,
+                                     staging is not None and staging.tantivy_fields)
             results.append((draft.record_id, stored, source, media, draft.images,
                             draft.warnings, derived, None,
-                            _prestage(item, replace(draft, stored=stored)), mapped.local, False))
+                            _prestage(item, draft, stored), mapped.local, False))
     _worker["done"] = time.monotonic()
     return results, context.warnings, idle
 
 
-def _prestage(item: SourceRecord, draft: RecordDraft) -> StagedRecord | None:
+def _prestage(item: SourceRecord, draft: RecordDraft, stored: bytes) -> StagedRecord | None:
     """Stage the record's storage object if the batch stages ahead and the record is new."""
     staging: Staging | None = _worker["staging"]
     if staging is None:
         return None
+    # The worker's own draft, done with: given its record.ttl in place (no dataclass copy).
+    draft.stored = stored
     reader = _worker["reader"]
     provenance = Provenance(item.source, item.position, staging.batch_id, reader.name,
                             reader.version)

@@ -129,7 +129,7 @@ def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
         area = stack.enter_context(archive.storage.open_staging_area())
         storage = archive.storage
         staging = Staging(str(storage.root), str(storage.work_dir), storage.digest, area,
-                          report.batch_id)
+                          report.batch_id, archive.takes_index_fields)
     # Mapping, checks and serialisation run in worker processes for large batches.
     mapper = RecordMapper(reader, context, archive.settings.base_url, archive.settings.workers,
                           staging)

@@ -38,9 +38,9 @@ def _ingest(home: Path, reader: str, source: Path, **options: Any) -> tuple[Batc
         assert archive.index is not None
         add = archive.index.add
 
-        def kept(document: dict[str, Any]) -> None:
+        def kept(document: dict[str, Any], prepared: Any = None) -> None:
             documents[document["id"]] = document
-            add(document)
+            add(document, prepared)
 
         archive.index.add = kept  # type: ignore[method-assign]
         report = run_batch(archive, get_reader(reader), source, options=options)

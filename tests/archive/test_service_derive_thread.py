@@ -1,0 +1,114 @@
+"""A batch's full derive buffer goes to the RDF store and the index in a thread of its own,
+and a record leaves the pending queue only once its current version is in both."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import archive.indexer
+import archive.service
+from archive.record import RecordBuilder, RecordDraft
+from archive.service import Archive, Provenance
+from archive.settings import load_settings
+from archive.vocab import DC
+from search.backend import SearchQuery
+from tests.conftest import BASE_URL
+
+
+@pytest.fixture
+def small_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Archive]:
+    """An archive whose batches derive (and index) every two records."""
+    monkeypatch.setattr(archive.service, "DERIVE_EVERY", 2)
+    monkeypatch.setattr(archive.indexer, "FLUSH_EVERY", 2)
+    settings = load_settings({"home": str(tmp_path / "home"), "base_url": BASE_URL,
+                              "fsync": False}, environ={})
+    with Archive(settings).open() as opened:
+        yield opened
+
+
+def _draft(archive_: Archive, rid: str, title: str) -> RecordDraft:
+    b = RecordBuilder(archive_.minter, rid)
+    b.add_literal(DC.title, title, "en")
+    b.set_type("TEXT")
+    b.set_rights("http://creativecommons.org/publicdomain/zero/1.0/")
+    b.set_providers("Test museum")
+    return RecordDraft(rid, b.graph, title.encode(), "text/plain")
+
+
+def _prov(n: int) -> Provenance:
+    return Provenance("test.txt", f"line {n}", "batch-1", "test", "1")
+
+
+def _titles(archive_: Archive) -> dict[str, Any]:
+    assert archive_.index is not None
+    hits = archive_.index.backend.search(SearchQuery(size=50)).hits
+    return {h.id: (h.source or {}).get("title_display") for h in hits}
+
+
+def test_full_buffers_are_derived_in_a_thread(small_groups: Archive) -> None:
+    """Every record ends in the store and the index, none pending; threads did the work."""
+    names: list[str] = []
+    entries = Archive._derive_entries
+
+    def recorded(self: Archive, buffered: Any) -> int:
+        names.append(threading.current_thread().name)
+        return entries(self, buffered)
+
+    small_groups._derive_entries = recorded.__get__(small_groups)  # type: ignore[method-assign]
+    with small_groups.deferring():
+        for n in range(7):
+            small_groups.save_many([(_draft(small_groups, f"t-{n}", f"Title {n}"), _prov(n))])
+    small_groups.flush()
+    assert names.count("memoria-derive") == 3 and names[-1] == "MainThread"
+    assert small_groups.state.pending_count() == 0
+    assert set(small_groups.ids()) == {f"t-{n}" for n in range(7)}
+    assert _titles(small_groups) == {f"t-{n}": f"Title {n}" for n in range(7)}
+
+
+def test_a_record_saved_again_while_its_thread_runs_stays_pending(
+        small_groups: Archive) -> None:
+    """The thread indexing a's first version must not take a's second off the queue."""
+    assert small_groups.index is not None
+    backend = small_groups.index.backend
+    index = backend.index
+    entered, release = threading.Event(), threading.Event()
+
+    def held(documents: Any, prepared: Any = None) -> int:
+        entered.set()
+        assert release.wait(30)
+        return index(documents, prepared=prepared)  # type: ignore[call-arg]
+
+    backend.index = held  # type: ignore[method-assign]
+    with small_groups.deferring():
+        small_groups.save_many([(_draft(small_groups, "a", "First"), _prov(1)),
+                                (_draft(small_groups, "b", "Bee"), _prov(2))])
+        assert entered.wait(30)  # the thread is indexing a and b
+        small_groups.save_many([(_draft(small_groups, "a", "Second"), _prov(3))])
+        release.set()
+        small_groups._settle()
+        # b is done; a's second version waits in the buffer, so a stays on the queue.
+        assert small_groups.state.pending() == ["a"]
+        assert _titles(small_groups) == {"a": "First", "b": "Bee"}
+    small_groups.flush()
+    assert small_groups.state.pending_count() == 0
+    assert _titles(small_groups) == {"a": "Second", "b": "Bee"}
+
+
+def test_an_error_in_the_thread_is_raised_and_leaves_records_pending(
+        small_groups: Archive) -> None:
+    """A failing RDF store update in the thread surfaces in the caller; nothing is lost."""
+    def broken(graphs: Any) -> None:
+        list(graphs)
+        raise RuntimeError("store broke")
+
+    small_groups.rdf.replace_graphs = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="store broke"), small_groups.deferring():
+        small_groups.save_many([(_draft(small_groups, "x", "X"), _prov(1)),
+                                (_draft(small_groups, "y", "Y"), _prov(2))])
+    assert sorted(small_groups.state.pending()) == ["x", "y"]
+    assert small_groups._deriver is None
