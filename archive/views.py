@@ -417,25 +417,16 @@ def _ancestors_by_reading(archive: Archive, rid: str, parent_id: str, preferred:
 
 
 def read_for_view(archive: Archive, rid: str) -> Record | None:
-    """Archive.get() for the pages: the record's quads from the RDF store's index as a
-    RecordGraph, not an rdflib graph (building that was a third of an item page's CPU).
+    """Archive.get() for the pages: a record in the RDF store comes as a RecordGraph of its
+    quads, not an rdflib graph (building that was a third of an item page's CPU)."""
 
-    The same checks as Archive.get; it is used whenever the store does not hold the record's
-    current version (store held elsewhere, record pending or withdrawn).
-    """
-    if not is_record_id(rid):
-        return None
-    if not archive.store_holds(rid):
-        return archive.get(rid)
-    head = archive.storage.head(rid)
-    if head is None or archive.is_withdrawn(rid):
-        return archive.get(rid)
-    quads = archive.rdf.store.quads_for_pattern(None, None, None,
-                                                ox.NamedNode(archive.minter.graph(rid)))
-    graph = RecordGraph(q.triple for q in quads)  # the quad's own triple, made in Rust
-    # RecordGraph answers the rdflib calls the views make (objects, subjects, triples) in
-    # rdflib terms; the linked-data formats, which serialise, read Archive.get's graph.
-    return Record(rid, head, cast(Graph, graph))
+    def store_graph(name: str) -> Graph:
+        quads = archive.rdf.store.quads_for_pattern(None, None, None, ox.NamedNode(name))
+        # RecordGraph answers the rdflib calls the views make (objects, subjects, triples)
+        # in rdflib terms; the linked-data formats, which serialise, read Archive.get's graph.
+        return cast(Graph, RecordGraph(q.triple for q in quads))  # the quads' own triples
+
+    return archive.get(rid, from_store=store_graph)
 
 
 def record_view(archive: Archive, record: Record, preferred: list[str]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -196,9 +197,10 @@ class Server:
                 self.proc.wait(10)
 
 
-def search_paths(url: str, rng: random.Random, n: int = 400) -> list[str]:
+def search_paths(url: str, rng: random.Random, n: int = 400,
+                 fetch: Callable[[str], Any] = get_json) -> list[str]:
     """n distinct search pages: text in three languages, facets, years, map areas, sorts, pages."""
-    first = get_json(f"{url}/search?q=")
+    first = fetch(f"{url}/search?q=")
     facets = {f["name"]: [b["key"] for b in f["buckets"]] for f in first["facets"] if f["buckets"]}
     sorts = [s["value"] for s in first["sorts"] if s["value"] != "relevance"]
     words = ([o[0] for o in OBJECTS] + [o[1] for o in OBJECTS] + [o[2] for o in OBJECTS]
@@ -274,13 +276,14 @@ def describe(paths: list[str]) -> str:
             f"{100 * top / len(paths):.0f} % of them")
 
 
-def image_records(url: str, n_records: int) -> tuple[list[str], list[str]]:
+def image_records(url: str, n_records: int, fetch: Callable[[str], Any] = get_json
+                  ) -> tuple[list[str], list[str]]:
     """(manifest paths, image service paths) of the records that carry images."""
     manifests, services = [], set()
     for i in range(0, n_records, 997):
         path = f"/iiif/3/manifest/bench-W{i:06d}"
         try:
-            text = json.dumps(get_json(url + path))
+            text = json.dumps(fetch(url + path))
         except OSError:
             continue
         manifests.append(path)
@@ -289,11 +292,12 @@ def image_records(url: str, n_records: int) -> tuple[list[str], list[str]]:
     return manifests, sorted(services)
 
 
-def tile_paths(url: str, services: list[str], rng: random.Random, n: int = 3000) -> list[str]:
+def tile_paths(url: str, services: list[str], rng: random.Random, n: int = 3000,
+               fetch: Callable[[str], Any] = get_json) -> list[str]:
     """Tiles as a deep-zoom viewer asks for them, from each image's info.json."""
     out = []
     for service in services:
-        info = get_json(f"{url}{service}/info.json")
+        info = fetch(f"{url}{service}/info.json")
         width, height = info["width"], info["height"]
         tile = info["tiles"][0]
         for scale in tile["scaleFactors"]:

@@ -51,8 +51,6 @@ def make_client(home: Path, cache: bool) -> Any:
 
 def url_lists(client: Any, home: Path, records: int, n: int) -> dict[str, list[str]]:
     """n URLs of each kind, drawn as bench_web draws them (same seed)."""
-    import bench.bench_web as bench_web
-
     def get_json(url: str) -> Any:
         path = url.split("://", 1)[1]
         resp = client.get(path[path.index("/"):], headers={"Accept": "application/json"})
@@ -60,12 +58,12 @@ def url_lists(client: Any, home: Path, records: int, n: int) -> dict[str, list[s
             raise OSError(f"{url}: {resp.status_code}")
         return resp.get_json()
 
-    bench_web.get_json = get_json  # the bench's URL makers ask the app, not a server
+    # The bench's URL makers ask the app through its test client, not a server.
     rng = random.Random(5)
-    searches = search_paths("http://app", rng, 4000)
+    searches = search_paths("http://app", rng, 4000, fetch=get_json)
     items = item_paths(record_ids(home), rng, 20000)
-    manifests, services = image_records("http://app", records)
-    tiles = tile_paths("http://app", services, rng)
+    manifests, services = image_records("http://app", records, fetch=get_json)
+    tiles = tile_paths("http://app", services, rng, fetch=get_json)
     # Past the first few hundred: the most popular URLs are not all of one shape.
     return {"search": searches[200:200 + n], "item": items[200:200 + n],
             "manifest": (manifests * n)[:n], "tile": tiles[:n]}
