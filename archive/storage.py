@@ -53,6 +53,7 @@ import json
 import os
 import re
 import shutil
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -247,11 +248,18 @@ class _Commit:
     sidecar: bytes
     to_copy: dict[str, tuple[str, str]]  # content path -> (logical path, digest)
     is_new_object: bool
-    stage: Path | None = None  # where it was staged ahead (prestage), if it was
 
     @property
     def sidecar_name(self) -> str:
         return f"{INVENTORY}.{self.algorithm}"
+
+
+# One write of a write_many() group, ready to publish: its object key, record id, object path
+# (relative to the root), version, stage (relative to work_dir/staging) and, for a new version
+# of an existing object, its commit (a whole new object is published by one rename).
+_Publication = tuple[str, str, str, str, str, _Commit | None]
+# Tuple directories a Storage has made or found (it then skips their mkdir); at most this many.
+KNOWN_PARENTS_MAX = 65536
 
 
 class Storage:
@@ -270,6 +278,14 @@ class Storage:
         self._layout: _HashAndIdLayout | None = None
         # Per staging area, the namaste file that objects staged there hard-link to.
         self._namastes: dict[str, Path] = {}
+        # str forms of the paths a group's writes join per record (pathlib joins cost more).
+        self._root_str = os.fspath(self.root)
+        self._staging_str = os.fspath(self.work_dir / "staging")
+        self._locks_str = os.fspath(self.work_dir / "locks")
+        # Parent (tuple) directories of objects known to exist: a new object's rename into
+        # place then needs no mkdir first. One that vanished (pruned by a recovery) is made
+        # again when the rename fails.
+        self._parents: set[str] = set()
 
     # ----------------------------------------------------------------- opening
 
@@ -320,55 +336,65 @@ class Storage:
         record_id, files = request.record_id, request.files
         _check_record_id(record_id)
         # str paths: pathlib's joins were a tenth of a worker's staging time.
-        object_dir = f"{self.root}/{self._require_layout().object_path(record_id)}"
-        if os.path.exists(f"{object_dir}/{INVENTORY}") or not all(
+        object_path = self._require_layout().object_path(record_id)
+        if os.path.exists(f"{self._root_str}/{object_path}/{INVENTORY}") or not all(
             isinstance(data, bytes) for data in files.values()
         ):
             return None
         paths = _check_logical_paths(files)
-        object_path = Path(object_dir)
-        new_state = self._digest_sources(files, paths, self.digest, None, object_path)
+        algorithm = self.digest
+        new_state = {path: hashlib.new(algorithm, files[path]).hexdigest()  # type: ignore[arg-type]
+                     for path in paths}
         metadata = _version_metadata(_check_created(request.created), request.message,
                                      request.user_name, request.user_address)
-        key = _object_key(record_id)
-        commit = self._plan_commit(record_id, key, object_path, None, self.digest, new_state,
-                                   metadata)
-        name = f"{key}-{os.urandom(16).hex()}"
-        staging = f"{self.work_dir}/staging/{area}"
-        if any(path.count("/") != 2 for path in commit.to_copy):
-            # Content in sub-folders (not a record's flat files): the general way.
-            self._stage_group_member(commit, f"{staging}/{name}", files, namaste_in=area)
-        else:
-            self._stage_new_flat(commit, staging, name, files, area)
-        return StagedObject(record_id, f"{area}/{name}", commit.algorithm, new_state,
-                            commit.inventory, commit.sidecar)
+        inventory, to_copy = _next_inventory(None, record_id, algorithm, new_state, metadata)
+        inventory_bytes = _json_bytes(inventory)
+        sidecar = _sidecar(algorithm, inventory_bytes)
+        name = f"{_object_key(record_id)}-{os.urandom(16).hex()}"
+        self._stage_new_object(f"{self._staging_str}/{area}/{name}", "v1", to_copy, files,
+                               algorithm, inventory_bytes, sidecar, area)
+        return StagedObject(record_id, f"{area}/{name}", algorithm, new_state, inventory_bytes,
+                            sidecar)
 
-    def _stage_new_flat(self, commit: _Commit, staging: str, name: str,
-                        files: Mapping[str, bytes | Path], area: str) -> None:
-        """Stage a new object whose content files sit directly in v1/content (no fsync).
+    def _stage_new_object(
+        self, stage: str, version: str, to_copy: Mapping[str, tuple[str, str]],
+        files: Mapping[str, bytes | Path], algorithm: str, inventory: bytes, sidecar: bytes,
+        namaste_in: str | None,
+    ) -> None:
+        """Stage a whole new object at `stage` (no fsync: the group syncs once).
 
-        The same tree as _stage_group_member, made with calls relative to the object's
-        directory (short path look-ups) and one os.write a file: ~20 system calls a record.
+        Made with calls relative to the object's directory (short path look-ups), one
+        os.write a file: ~20 system calls for a record's flat files. With `namaste_in` (a
+        staging area), the namaste is a hard link to one file in that area.
         """
-        os.mkdir(f"{staging}/{name}")
-        top = os.open(f"{staging}/{name}", os.O_RDONLY | os.O_DIRECTORY)
+        os.mkdir(stage)
+        top = os.open(stage, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            version = commit.version
             os.mkdir(version, dir_fd=top)
-            os.mkdir(f"{version}/{CONTENT_DIRECTORY}", dir_fd=top)
-            for content_path, (logical_path, _digest) in commit.to_copy.items():
-                self._write_new_file(content_path, files[logical_path],  # type: ignore[arg-type]
-                                     False, dir_fd=top)
-            inventory = f"{version}/{INVENTORY}"
-            sidecar = f"{version}/{commit.sidecar_name}"
-            self._write_new_file(inventory, commit.inventory, False, dir_fd=top)
-            self._write_new_file(sidecar, commit.sidecar, False, dir_fd=top)
-            if not self._link_namaste(area, f"{staging}/{name}/{OBJECT_NAMASTE}"):
-                self._write_new_file(f"{staging}/{name}/{OBJECT_NAMASTE}", b"ocfl_object_1.1\n",
-                                     False)
-            # The root inventory is v1's, byte for byte: a hard link (see _stage_group_member).
-            os.link(inventory, INVENTORY, src_dir_fd=top, dst_dir_fd=top)
-            os.link(sidecar, commit.sidecar_name, src_dir_fd=top, dst_dir_fd=top)
+            made = {version}
+            for content_path, (logical_path, digest) in to_copy.items():
+                folder = content_path.rpartition("/")[0]
+                if folder not in made:
+                    _make_dirs(folder, top, made)
+                source = files[logical_path]
+                if isinstance(source, Path):
+                    self._copy_verified(source, content_path, algorithm, digest, False,
+                                        dir_fd=top)
+                else:
+                    self._write_new_file(content_path, source, False, dir_fd=top)
+            sidecar_name = f"{INVENTORY}.{algorithm}"
+            version_inventory = f"{version}/{INVENTORY}"
+            version_sidecar = f"{version}/{sidecar_name}"
+            self._write_new_file(version_inventory, inventory, False, dir_fd=top)
+            self._write_new_file(version_sidecar, sidecar, False, dir_fd=top)
+            namaste = f"{stage}/{OBJECT_NAMASTE}"
+            if namaste_in is None or not self._link_namaste(namaste_in, namaste):
+                self._write_new_file(OBJECT_NAMASTE, b"ocfl_object_1.1\n", False, dir_fd=top)
+            # A new object's root inventory is its v1 inventory, byte for byte: a hard link
+            # is one directory entry instead of a second file. Root inventories are only ever
+            # replaced (rename), never written in place, so v1's copy cannot change.
+            os.link(version_inventory, INVENTORY, src_dir_fd=top, dst_dir_fd=top)
+            os.link(version_sidecar, sidecar_name, src_dir_fd=top, dst_dir_fd=top)
         finally:
             os.close(top)
 
@@ -465,29 +491,40 @@ class Storage:
         """
         results: list[WriteResult | None] = [None] * len(requests)
         locks: dict[str, int] = {}  # lock shard -> held lock
-        keys: set[str] = set()
         staged: list[tuple[_Commit, Path, Mapping[str, bytes | Path]]] = []
-        ahead: list[tuple[_Commit, Path]] = []  # objects staged ahead (prestage)
+        group: list[_Publication] = []  # in key order (the intent is named after the first)
         for request in requests:
             _check_record_id(request.record_id)
+        keys = [_object_key(request.record_id) for request in requests]
         # Locks are taken in key order, so two groups sharing objects cannot deadlock.
-        order = sorted(range(len(requests)), key=lambda n: _object_key(requests[n].record_id))
+        order = sorted(range(len(requests)), key=keys.__getitem__)
+        layout = self._require_layout()
         try:
+            previous = None
             for number in order:
-                request = requests[number]
-                key = _object_key(request.record_id)
-                if key in keys:
-                    raise StorageError(f"{request.record_id!r} appears twice in one group")
-                keys.add(key)
-                planned = self._plan_locked(request, locks)
+                request, key = requests[number], keys[number]
+                record_id = request.record_id
+                if key == previous:  # sorted: an id given twice comes twice in a row
+                    raise StorageError(f"{record_id!r} appears twice in one group")
+                previous = key
+                if request.staged is not None:
+                    # Staged ahead (prestage) as a new object: if it still does not exist
+                    # once locked, the staged copy is published as it is; nothing to plan.
+                    object_path = self._new_under_lock(record_id, key, locks)
+                    if object_path is not None:
+                        group.append((key, record_id, object_path, "v1", request.staged.stage,
+                                      None))
+                        results[number] = WriteResult(record_id, "v1", True)
+                        continue
+                planned = self._plan_locked(request, locks, key)
                 if isinstance(planned, WriteResult):
                     results[number] = planned
                     continue
-                if planned.stage is not None:
-                    ahead.append((planned, planned.stage))
-                else:
-                    staged.append((planned, self._stage_path(planned.key), request.files))
-                results[number] = WriteResult(request.record_id, planned.version, True)
+                stage = self._stage_path(key)
+                staged.append((planned, stage, request.files))
+                group.append((key, record_id, layout.object_path(record_id), planned.version,
+                              stage.name, None if planned.is_new_object else planned))
+                results[number] = WriteResult(record_id, planned.version, True)
             if len(staged) > 1:
                 # Staging is file creation, which releases the GIL: a few threads overlap it.
                 with ThreadPoolExecutor(max_workers=STAGE_THREADS) as pool:
@@ -496,9 +533,7 @@ class Storage:
                         future.result()
             elif staged:
                 self._stage_group_member(*staged[0])
-            group = [(commit, stage) for commit, stage, _files in staged] + ahead
             if group:
-                group.sort(key=lambda item: item[0].key)  # the intent is named after the first
                 self._publish_group(group)
         finally:
             # A published stage was renamed away; one staged ahead but not published is left
@@ -510,30 +545,32 @@ class Storage:
                 _release(lock)
         return [result for result in results if result is not None]
 
+    def _new_under_lock(self, record_id: str, key: str, locks: dict[str, int]) -> str | None:
+        """Lock the object's shard (adding it to locks); its path if it does not exist yet.
+
+        None when it exists (or cannot be looked at): the write is then planned as usual.
+        """
+        shard = key[:LOCK_SHARD_CHARS]
+        if shard not in locks:
+            locks[shard] = self._lock_object(key)
+        object_path = self._require_layout().object_path(record_id)
+        try:
+            os.stat(f"{self._root_str}/{object_path}/{INVENTORY}")
+        except FileNotFoundError:
+            return object_path
+        except OSError:
+            pass
+        return None
+
     def _stage_group_member(
         self, commit: _Commit, stage: Path | str, files: Mapping[str, bytes | Path],
-        namaste_in: str | None = None,
     ) -> None:
-        """Stage one commit of a group (no fsync: the group syncs once).
-
-        With `namaste_in` (a staging area), a new object's namaste is a hard link to one
-        file in that area.
-        """
-        os.mkdir(stage)
+        """Stage one commit of a group (no fsync: the group syncs once)."""
         if commit.is_new_object:
-            join = os.path.join
-            version_dir = join(stage, commit.version)
-            os.mkdir(version_dir)
-            self._stage_version(version_dir, commit, files, durable=False)
-            namaste = join(stage, OBJECT_NAMASTE)
-            if namaste_in is None or not self._link_namaste(namaste_in, namaste):
-                self._write_new_file(namaste, b"ocfl_object_1.1\n", False)
-            # A new object's root inventory is its v1 inventory, byte for byte: a hard link
-            # is one directory entry instead of a second file. Root inventories are only ever
-            # replaced (rename), never written in place, so v1's copy cannot change.
-            os.link(join(version_dir, INVENTORY), join(stage, INVENTORY))
-            os.link(join(version_dir, commit.sidecar_name), join(stage, commit.sidecar_name))
+            self._stage_new_object(os.fspath(stage), commit.version, commit.to_copy, files,
+                                   commit.algorithm, commit.inventory, commit.sidecar, None)
         else:
+            os.mkdir(stage)
             self._stage_version(stage, commit, files, durable=False)
 
     def _link_namaste(self, area: str, path: Path | str) -> bool:
@@ -561,7 +598,8 @@ class Storage:
                 template = None
         return False
 
-    def _plan_locked(self, request: WriteRequest, locks: dict[str, int]) -> _Commit | WriteResult:
+    def _plan_locked(self, request: WriteRequest, locks: dict[str, int], key: str
+                     ) -> _Commit | WriteResult:
         """Lock the object (adding its shard's lock to locks) and plan its next version.
 
         A WriteResult instead of a plan when the state equals the head (nothing to write).
@@ -570,27 +608,20 @@ class Storage:
         object_dir = self._object_dir(record_id)
         paths = _check_logical_paths(files)
         when = _check_created(request.created)
-        # Staged ahead: the caller found no object a moment ago, and only the read under the
+        # Staged ahead (write_many found the object made meanwhile): only the read under the
         # lock below decides; the unlocked read is the fast path for unchanged objects.
-        inventory = None if request.staged is not None else self._inventory_at(
-            object_dir, record_id)
+        ahead = request.staged
+        inventory = None if ahead is not None else self._inventory_at(object_dir, record_id)
         algorithm = inventory["digestAlgorithm"] if inventory else self.digest
-        # Staged ahead from these very files: no digests to make unless the object exists.
-        ahead = request.staged if inventory is None else None
+        # Staged ahead from these very files: ahead.state holds their digests in this
+        # storage's algorithm; they are made again below only if the object uses another.
         new_state = ahead.state if ahead is not None else self._digest_sources(
             files, paths, algorithm, inventory, object_dir, request.digests)
         if inventory is not None and _head_state(inventory) == new_state:
             return WriteResult(record_id, inventory["head"], False)
-        key = _object_key(record_id)
         if _lock_shard(key) not in locks:
             locks[_lock_shard(key)] = self._lock_object(key)
         inventory = self._inventory_under_lock(object_dir, record_id)
-        if ahead is not None and inventory is None:
-            return _Commit(record_id, key, object_dir, "v1", ahead.algorithm, ahead.inventory,
-                           ahead.sidecar, {}, True, self.work_dir / "staging" / ahead.stage)
-        # An object made by another writer meanwhile is planned as usual (its staged copy is
-        # left to its area): ahead.state holds these bytes' digests in this storage's
-        # algorithm, and they are made again below only if the object uses another.
         if inventory is not None and inventory["digestAlgorithm"] != algorithm:
             algorithm = inventory["digestAlgorithm"]
             new_state = self._digest_sources(files, paths, algorithm, inventory, object_dir,
@@ -608,31 +639,65 @@ class Storage:
             )
         return commit
 
-    def _publish_group(self, staged: list[tuple[_Commit, Path]]) -> None:
-        """Steps 3-6 of the commit protocol for a group of staged commits."""
-        intent = self._record_group_intent(staged)
+    def _publish_group(self, group: list[_Publication]) -> None:
+        """Steps 3-6 of the commit protocol for a group of staged writes (in key order)."""
+        intent = self._record_group_intent(group)
         self._sync_filesystem()  # durability point 1: staged versions and the intent
         try:
-            for commit, stage in staged:
-                if commit.is_new_object:
-                    self._rename_into_place(stage, commit.object_dir, durable=False)
-                else:
-                    os.rename(stage, commit.object_dir / commit.version)
-                    self._replace_root_inventory(
-                        commit.object_dir, commit.inventory, commit.sidecar,
-                        commit.sidecar_name, stage, durable=False,
-                    )
+            root_fd = os.open(self._root_str, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                staging_fd = os.open(self._staging_str, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    for _key, _record_id, object_path, version, stage, commit in group:
+                        if commit is None:
+                            self._rename_new_object(stage, object_path, staging_fd, root_fd)
+                            continue
+                        staged_version = self.work_dir / "staging" / stage
+                        os.rename(staged_version, commit.object_dir / version)
+                        self._replace_root_inventory(
+                            commit.object_dir, commit.inventory, commit.sidecar,
+                            commit.sidecar_name, staged_version, durable=False,
+                        )
+                finally:
+                    os.close(staging_fd)
+            finally:
+                os.close(root_fd)
             self._sync_filesystem()  # durability point 2: every publication
         except (OSError, StorageError) as error:
             # Leave every object as open() would; if this fails too, open() replays intents.
-            for commit, _stage in staged:
-                self._roll_forward(commit.object_dir)
+            for entry in group:
+                self._roll_forward(self.root / entry[2])
             self._sync_filesystem()
             intent.unlink(missing_ok=True)
             raise StorageError(
-                f"cannot publish a group of {len(staged)} writes: {error}"
+                f"cannot publish a group of {len(group)} writes: {error}"
             ) from error
         intent.unlink()
+
+    def _rename_new_object(self, stage: str, object_path: str, staging_fd: int,
+                           root_fd: int) -> None:
+        """Rename a staged new object (relative to staging) to its path (relative to the root).
+
+        Its parent (tuple) directories are made first unless this storage made or saw them.
+        """
+        parent = object_path.rpartition("/")[0]
+        if parent and parent not in self._parents:
+            os.makedirs(f"{self._root_str}/{parent}", exist_ok=True)
+            if len(self._parents) >= KNOWN_PARENTS_MAX:
+                self._parents.clear()
+            self._parents.add(parent)
+        # A concurrent recovery may prune the empty tuple directories we made or saw.
+        for _attempt in range(3):
+            try:
+                os.rename(stage, object_path, src_dir_fd=staging_fd, dst_dir_fd=root_fd)
+                return
+            except FileNotFoundError:
+                if parent:
+                    os.makedirs(f"{self._root_str}/{parent}", exist_ok=True)
+            except OSError as error:
+                raise StorageError(f"cannot publish new object at {self.root / object_path}: "
+                                   f"{error}") from error
+        raise StorageError(f"cannot create the parent directories of {self.root / object_path}")
 
     def _sync_filesystem(self) -> None:
         """Make everything written to the storage root's filesystem durable (syncfs)."""
@@ -699,7 +764,6 @@ class Storage:
     ) -> _Commit:
         inventory, to_copy = _next_inventory(previous, record_id, algorithm, new_state, metadata)
         inventory_bytes = _json_bytes(inventory)
-        digest = hashlib.new(algorithm, inventory_bytes).hexdigest()
         return _Commit(
             record_id=record_id,
             key=key,
@@ -707,7 +771,7 @@ class Storage:
             version=inventory["head"],
             algorithm=algorithm,
             inventory=inventory_bytes,
-            sidecar=f"{digest} {INVENTORY}\n".encode(),
+            sidecar=_sidecar(algorithm, inventory_bytes),
             to_copy=to_copy,
             is_new_object=previous is None,
         )
@@ -797,12 +861,19 @@ class Storage:
 
     def _copy_verified(
         self, source: Path, target: Path | str, algorithm: str, digest: str,
-        durable: bool = True,
+        durable: bool = True, dir_fd: int | None = None,
     ) -> None:
-        """Copy source to target, failing if it changed since it was digested."""
+        """Copy source to target, failing if it changed since it was digested.
+
+        dir_fd: target is relative to that open directory.
+        """
         hasher = hashlib.new(algorithm)
+
+        def opener(path: str, flags: int) -> int:
+            return os.open(path, flags, 0o666, dir_fd=dir_fd)
+
         try:
-            with open(source, "rb") as reader, open(target, "xb") as writer:
+            with open(source, "rb") as reader, open(target, "xb", opener=opener) as writer:
                 while chunk := reader.read(COPY_CHUNK_BYTES):
                     hasher.update(chunk)
                     writer.write(chunk)
@@ -860,11 +931,13 @@ class Storage:
         self._sync_dir(path.parent)
         return path
 
-    def _record_group_intent(self, staged: list[tuple[_Commit, Path]]) -> Path:
+    def _record_group_intent(self, group: list[_Publication]) -> Path:
         """One intent for a whole group (not fsynced: the group's first sync covers it)."""
-        entries = [self._intent_entry(commit, stage) for commit, stage in staged]
-        # Named after the group's first key (staged in key order): see _replay_group_intent.
-        name = f"{staged[0][0].key}-{GROUP_INTENT_MARK}{uuid.uuid4().hex}.json"
+        entries = [{"record_id": record_id, "object_path": object_path, "version": version,
+                    "stage": stage}
+                   for _key, record_id, object_path, version, stage, _commit in group]
+        # Named after the group's first key (in key order): see _replay_group_intent.
+        name = f"{group[0][0]}-{GROUP_INTENT_MARK}{uuid.uuid4().hex}.json"
         path = self.work_dir / "journal" / name
         self._write_new_file(path, _json_bytes({"group": entries}), durable=False)
         return path
@@ -873,7 +946,7 @@ class Storage:
 
     def head(self, record_id: str) -> str | None:
         """The head version ("v3") of the object, or None if there is no such object."""
-        inventory = self._inventory_at(self._object_dir(record_id), record_id)
+        inventory = self._inventory_at(self._object_str(record_id), record_id)
         return inventory["head"] if inventory else None
 
     def exists(self, record_id: str) -> bool:
@@ -1071,7 +1144,12 @@ class Storage:
         _check_record_id(record_id)
         return self.root / self._require_layout().object_path(record_id)
 
-    def _inventory_at(self, object_dir: Path, record_id: str) -> dict[str, Any] | None:
+    def _object_str(self, record_id: str) -> str:
+        """_object_dir as a str (a pathlib join costs more than the failed open of a new id)."""
+        _check_record_id(record_id)
+        return f"{self._root_str}/{self._require_layout().object_path(record_id)}"
+
+    def _inventory_at(self, object_dir: Path | str, record_id: str) -> dict[str, Any] | None:
         try:
             # A str path: pathlib's open costs twice the failed open of a new object.
             with open(os.path.join(object_dir, INVENTORY), "rb") as file:
@@ -1127,13 +1205,14 @@ class Storage:
     def _try_lock_object(self, key: str) -> int | None:
         return _try_flock(self._lock_path(key))
 
-    def _lock_path(self, key: str) -> Path:
+    def _lock_path(self, key: str) -> str:
         # One lock file per shard of keys, not per object: creating a file (an inode) costs
         # ~0.2 ms of system time on ext4 here, more than the rest of a lock; 256 shards keep
         # writers of different objects apart nearly always.
-        return self.work_dir / "locks" / f"{_lock_shard(key)}.lock"
+        return f"{self._locks_str}/{_lock_shard(key)}.lock"
 
-    def _write_new_file(self, path: Path | str, data: bytes, durable: bool = True,
+    def _write_new_file(self, path: Path | str, data: bytes | bytearray | memoryview,
+                        durable: bool = True,
                         dir_fd: int | None = None) -> None:
         # dir_fd: path is relative to that open directory (short look-ups when staging).
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644,
@@ -1226,9 +1305,10 @@ def _check_logical_str(path: str) -> None:
             raise StorageError(f"logical path {path!r} has a component over 255 bytes")
 
 
-def _check_created(created: datetime | None) -> datetime:
+def _check_created(created: datetime | None) -> datetime | None:
+    """A version's time as given (None: now, to the second); it must know its time zone."""
     if created is None:
-        return datetime.now(UTC).replace(microsecond=0)
+        return None
     if created.tzinfo is None or created.utcoffset() is None:
         raise StorageError("created must be a timezone-aware datetime")
     return created
@@ -1253,6 +1333,21 @@ def _key_of(name: str) -> str:
 def _json_bytes(value: Any) -> bytes:
     # No indent: only the compact form uses json's C encoder, ~5x faster on big inventories.
     return json.dumps(value, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def _sidecar(algorithm: str, inventory: bytes) -> bytes:
+    """The inventory's sidecar file: its digest and name."""
+    return f"{hashlib.new(algorithm, inventory).hexdigest()} {INVENTORY}\n".encode()
+
+
+def _make_dirs(folder: str, dir_fd: int, made: set[str]) -> None:
+    """mkdir each component of folder (relative to dir_fd) not in made; add them to made."""
+    parts = folder.split("/")
+    for depth in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:depth])
+        if prefix not in made:
+            os.mkdir(prefix, dir_fd=dir_fd)
+            made.add(prefix)
 
 
 def _inventory_algorithm(inventory: bytes) -> str:
@@ -1305,15 +1400,31 @@ def _pick_version(inventory: dict[str, Any], version: str | None, record_id: str
 
 
 def _version_metadata(
-    created: datetime, message: str, user_name: str, user_address: str | None
+    created: datetime | None, message: str, user_name: str, user_address: str | None
 ) -> dict[str, Any]:
     user: dict[str, str] = {"name": user_name}
     if user_address is not None:
         user["address"] = user_address
+    return {"created": _created_text(created), "message": message, "user": user}
+
+
+def _created_text(created: datetime | None) -> str:
+    """A version's "created" value; None: now, to the second (made once a second)."""
+    if created is None:
+        second = int(time.time())
+        cached = _NOW[0]
+        if cached[0] != second:
+            # As datetime.now(UTC) to the second: the same clock, truncated.
+            cached = (second, _created_text(datetime.fromtimestamp(second, UTC)))
+            _NOW[0] = cached
+        return cached[1]
     text = created.isoformat()
     if text.endswith("+00:00"):
         text = text[: -len("+00:00")] + "Z"
-    return {"created": text, "message": message, "user": user}
+    return text
+
+
+_NOW: list[tuple[int, str]] = [(-1, "")]  # the last second's "created" text (one tuple: atomic)
 
 
 def _version_info(name: str, version: dict[str, Any]) -> VersionInfo:
@@ -1490,7 +1601,7 @@ def _files_under(object_dir: Path) -> Iterator[str]:
             yield name if relative_dir == "." else f"{relative_dir}/{name}"
 
 
-def _try_flock(path: Path) -> int | None:
+def _try_flock(path: Path | str) -> int | None:
     """Take an exclusive flock on path without waiting; None if someone else holds it."""
     # flock locks belong to the open file description, so they also exclude other
     # threads of this process that open the same lock file.
@@ -1506,7 +1617,7 @@ def _try_flock(path: Path) -> int | None:
     return fd
 
 
-def _wait_for_flock(path: Path) -> int:
+def _wait_for_flock(path: Path | str) -> int:
     """Take an exclusive flock on path, waiting as long as it takes."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
