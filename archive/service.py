@@ -10,11 +10,13 @@ import logging
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,31 +136,67 @@ def provenance_files(minter: Minter, base_url: str, rid: str, prov: Provenance
     """
     base = base_url.rstrip("/") + "/"
     entity = minter.graph(rid)
-    activity = f"{entity}#ingest"
+    # provenance.ttl writes IRIs under the base relative to it: the activity's is the
+    # entity's with "#ingest", and the predicates and classes are the same for every record.
+    near = f"<{entity[len(base):]}>" if entity.startswith(base) else f"<{entity}>"
+    near_activity = f"{near[:-1]}#ingest>"
+    (rdf_type, generated_by, source_p, position_p, batch_p, reader_p, ended_p, entity_class,
+     activity_class) = _relative_terms(base)
     # pyoxigraph writes a literal's N-Triples form, escapes included; a batch's source,
     # batch id, reader and (to the second) time repeat record after record.
-    literal = _nt_literal
-    statements = [
-        (entity, _RDF_TYPE, f"<{PROV.Entity}>"),
-        (entity, _WAS_GENERATED_BY, f"<{activity}>"),
-        (entity, _SOURCE, literal(prov.source)),
-        (entity, _POSITION, str(ox.Literal(prov.position))),
-        (activity, _RDF_TYPE, f"<{PROV.Activity}>"),
-        (activity, _BATCH, literal(prov.batch_id)),
-        (activity, _READER, literal(f"{prov.reader} {prov.reader_version}")),
-        (activity, _ENDED, _nt_time(utc_now())),
-    ]
-
-    def relative(iri: str) -> str:
-        return f"<{iri[len(base):]}>" if iri.startswith(base) else f"<{iri}>"
-
-    def term(text: str) -> str:  # an object: an IRI as "<...>" or a literal
-        return relative(text[1:-1]) if text.startswith("<") else text
-
-    lines = sorted(f"{relative(s)} {relative(p)} {term(o)} ." for s, p, o in statements)
+    source = _nt_literal(prov.source)
+    position = str(ox.Literal(prov.position))
+    batch = _nt_literal(prov.batch_id)
+    reader = _nt_literal(f"{prov.reader} {prov.reader_version}")
+    ended = _ended_now()
+    # Sorted as serialize_stored sorts its lines: the activity's (its IRI is the entity's and
+    # "#", which sorts before ">") and then the entity's, each by predicate.
+    lines = sorted([
+        f"{near} {rdf_type} {entity_class} .",
+        f"{near} {generated_by} {near_activity} .",
+        f"{near} {source_p} {source} .",
+        f"{near} {position_p} {position} .",
+        f"{near_activity} {rdf_type} {activity_class} .",
+        f"{near_activity} {batch_p} {batch} .",
+        f"{near_activity} {reader_p} {reader} .",
+        f"{near_activity} {ended_p} {ended} .",
+    ])
     stored = (STORED_HEADER + "\n".join(lines) + "\n").encode("utf-8")
-    nquads = "".join(f"<{s}> <{p}> {o} <{entity}> .\n" for s, p, o in statements)
+    e, a, g = f"<{entity}>", f"<{entity}#ingest>", f" <{entity}> .\n"
+    nquads = (f"{e} <{_RDF_TYPE}> <{_ENTITY}>{g}"
+              f"{e} <{_WAS_GENERATED_BY}> {a}{g}"
+              f"{e} <{_SOURCE}> {source}{g}"
+              f"{e} <{_POSITION}> {position}{g}"
+              f"{a} <{_RDF_TYPE}> <{_ACTIVITY}>{g}"
+              f"{a} <{_BATCH}> {batch}{g}"
+              f"{a} <{_READER}> {reader}{g}"
+              f"{a} <{_ENDED}> {ended}{g}")
     return stored, nquads.encode("utf-8")
+
+
+_ENTITY, _ACTIVITY = str(PROV.Entity), str(PROV.Activity)
+
+
+@functools.lru_cache(maxsize=16)
+def _relative_terms(base: str) -> tuple[str, ...]:
+    """The provenance's predicates and classes as provenance.ttl writes them under base."""
+    return tuple(f"<{iri[len(base):]}>" if iri.startswith(base) else f"<{iri}>"
+                 for iri in (_RDF_TYPE, _WAS_GENERATED_BY, _SOURCE, _POSITION, _BATCH,
+                             _READER, _ENDED, _ENTITY, _ACTIVITY))
+
+
+_NOW: list[tuple[int, str]] = [(-1, "")]  # the last second's time literal (one tuple: atomic)
+
+
+def _ended_now() -> str:
+    """The time literal of utc_now() (to the second), made once a second."""
+    second = int(time.time())
+    cached = _NOW[0]
+    if cached[0] != second:
+        text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
+        cached = (second, _nt_time(text.replace("+00:00", "Z")))
+        _NOW[0] = cached
+    return cached[1]
 
 
 def record_files(draft: RecordDraft, base_url: str) -> dict[str, bytes | Path]:

@@ -160,9 +160,7 @@ class StagedObject:
     record_id: str
     stage: str  # relative to work_dir/staging
     algorithm: str
-    state: dict[str, str]  # logical path -> digest
-    inventory: bytes
-    sidecar: bytes
+    state: dict[str, str]  # logical path -> digest (used only if the object exists by then)
 
 
 @dataclass(frozen=True)
@@ -353,8 +351,7 @@ class Storage:
         name = f"{_object_key(record_id)}-{os.urandom(16).hex()}"
         self._stage_new_object(f"{self._staging_str}/{area}/{name}", "v1", to_copy, files,
                                algorithm, inventory_bytes, sidecar, area)
-        return StagedObject(record_id, f"{area}/{name}", algorithm, new_state, inventory_bytes,
-                            sidecar)
+        return StagedObject(record_id, f"{area}/{name}", algorithm, new_state)
 
     def _stage_new_object(
         self, stage: str, version: str, to_copy: Mapping[str, tuple[str, str]],
@@ -724,7 +721,7 @@ class Storage:
     def _digest_sources(
         self,
         files: Mapping[str, bytes | Path],
-        paths: list[str],
+        paths: Sequence[str],
         algorithm: str,
         inventory: dict[str, Any] | None,
         object_dir: Path,
@@ -1218,9 +1215,11 @@ class Storage:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644,
                      dir_fd=dir_fd)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            written = os.write(fd, data)
+            if written < len(data):
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(fd, view) :]
             if self.fsync and durable:
                 os.fsync(fd)
         finally:
@@ -1260,11 +1259,16 @@ def _check_record_id(record_id: object) -> None:
         raise StorageError(f"record id {record_id!r} is not valid Unicode: {error}") from error
 
 
-def _check_logical_paths(files: Mapping[str, bytes | Path]) -> list[str]:
+def _check_logical_paths(files: Mapping[str, bytes | Path]) -> tuple[str, ...]:
     """Validate every logical path; return them sorted."""
-    for path in files:
+    return _checked_paths(tuple(files))
+
+
+@functools.lru_cache(maxsize=1024)  # every record of a batch has the same few paths
+def _checked_paths(names: tuple[str, ...]) -> tuple[str, ...]:
+    for path in names:
         _check_logical_path(path)
-    paths = sorted(files)
+    paths = tuple(sorted(names))
     present = set(paths)
     for path in paths:
         parts = path.split("/")
