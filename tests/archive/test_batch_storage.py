@@ -209,6 +209,25 @@ def test_open_removes_a_staging_area_whose_owner_is_gone(tmp_path: Path) -> None
     assert not storage.exists("x")
 
 
+def test_a_tuple_directory_gone_since_it_was_seen_is_made_again(tmp_path: Path) -> None:
+    # write_many remembers the tuple directories it made or saw; a recovery may prune one
+    # that is empty meanwhile: the rename into place then fails, and the directory is made.
+    storage = Storage(tmp_path / "root", tmp_path / "work", fsync=False)
+    storage.open()
+    parents = [storage._object_dir(rid).parent for rid in ("seen-1", "seen-2")]
+    storage._parents.update(str(p.relative_to(tmp_path / "root")) for p in parents)
+    assert not any(p.exists() for p in parents)
+    with storage.open_staging_area() as area:
+        ahead = WriteRequest("seen-1", {"a.txt": b"ahead"}, message="m")
+        ahead = replace(ahead, staged=storage.prestage(ahead, area))
+        results = storage.write_many([ahead, WriteRequest("seen-2", {"a.txt": b"plain"},
+                                                          message="m")])
+    assert [(r.version, r.changed) for r in results] == [("v1", True), ("v1", True)]
+    assert storage.read("seen-1", "a.txt") == b"ahead"
+    assert storage.read("seen-2", "a.txt") == b"plain"
+    assert_validator_cli_passes(tmp_path / "root")
+
+
 def test_write_many_refuses_an_id_twice_and_writes_nothing(tmp_path: Path) -> None:
     storage = Storage(tmp_path / "root", tmp_path / "work", fsync=False)
     storage.open()
