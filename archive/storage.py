@@ -372,7 +372,11 @@ class Storage:
             for content_path, (logical_path, digest) in to_copy.items():
                 folder = content_path.rpartition("/")[0]
                 if folder not in made:
-                    _make_dirs(folder, top, made)
+                    if folder.rpartition("/")[0] in made:  # v1/content, one level down
+                        os.mkdir(folder, dir_fd=top)
+                        made.add(folder)
+                    else:
+                        _make_dirs(folder, top, made)
                 source = files[logical_path]
                 if isinstance(source, Path):
                     self._copy_verified(source, content_path, algorithm, digest, False,
