@@ -267,12 +267,10 @@ def record_document(
 
     display = next((titles[lang][0] for lang in LANGS if lang in titles), None)
     all_titles = [t for lang in LANGS for t in titles.get(lang, [])]
-    # Titles and descriptions in English, Spanish or Chinese are matched in their own fields
-    # with their language's analysis; this is the rest, which is stemmed both ways.
-    other_text = [
-        *titles.get("other", []), *descriptions.get("other", []),
-        *creators, *contributors, *subjects, *places, *date_labels, *identifiers,
-    ]
+    # Titles and descriptions are matched in their own fields with their language's analysis
+    # (those in other or unknown languages stemmed both ways there); this is the text with no
+    # language of its own, which is stemmed both ways.
+    other_text = [*creators, *contributors, *subjects, *places, *date_labels, *identifiers]
     doc: dict[str, Any] = {
         "id": record_id,
         "uri": cho_iri,

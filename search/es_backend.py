@@ -38,12 +38,19 @@ from search.backend import (
 )
 from search.document import LANGS, load_schema
 
-# Where a clause may match: titles and descriptions with their language's analysis, and the
-# text without a language of its own stemmed both ways (schemas/search/README.md).
+# Where a clause may match: titles and descriptions with their language's analysis (those in
+# other or unknown languages, `.other`, English-stemmed with a Spanish-stemmed `.other.es`),
+# and the text without a language of its own stemmed both ways (schemas/search/README.md).
 OTHER_TEXT_FIELDS = ("other_text", "other_text.es")
-MATCH_FIELDS = (*(f"{part}.{lang}" for part in ("title", "description") for lang in LANGS),
+# The fields highlights come from (each stored text once: `.other`, not `.other.es`).
+HIGHLIGHT_FIELDS = tuple(f"{part}.{lang}" for part in ("title", "description") for lang in LANGS)
+MATCH_FIELDS = (*(f for field in HIGHLIGHT_FIELDS
+                  for f in ((field, f"{field}.es") if field.endswith(".other") else (field,))),
                 *OTHER_TEXT_FIELDS)
-FIELD_BOOST = {f"title.{lang}": 3.0 for lang in LANGS}
+FIELD_BOOST = {f: 3.0 for f in MATCH_FIELDS if f.startswith("title.")}
+# The Spanish-stemmed copies of text whose language is unknown: a clause of Han characters
+# only skips them (neither stemmer changes Han characters, the English ones match alike).
+SPANISH_COPIES = frozenset({"other_text.es", "title.other.es", "description.other.es"})
 SORTS: dict[Sort, list[dict[str, Any]]] = {
     Sort.YEAR_ASC: [{"year_begin": {"order": "asc", "missing": "_last"}}, {"id": "asc"}],
     Sort.YEAR_DESC: [{"year_begin": {"order": "desc", "missing": "_last"}}, {"id": "desc"}],
@@ -325,7 +332,7 @@ class ElasticsearchBackend:
             # match_phrase per field: one token is a term query, several must be adjacent,
             # exactly what the Tantivy backend builds from the same analyzers.
             fields = [f for f in MATCH_FIELDS
-                      if not (f == "other_text.es" and han_only(clause))]
+                      if not (f in SPANISH_COPIES and han_only(clause))]
             must.append({"bool": {"should": [
                 {"match_phrase": {f: {"query": clause, "zero_terms_query": "none",
                                       "boost": FIELD_BOOST.get(f, 1.0)}}}
@@ -425,7 +432,7 @@ class ElasticsearchBackend:
         # One fragment of up to 150 characters a field, as the Tantivy backend gives: a
         # second one cost a fifth of the highlighting.
         fields: dict[str, Any] = {}
-        for field in MATCH_FIELDS[:-len(OTHER_TEXT_FIELDS)]:
+        for field in HIGHLIGHT_FIELDS:
             phrases = [{"match_phrase": {field: {"query": c, "zero_terms_query": "none"}}}
                        for c in query_clauses(query.text) if _HAS_WORD.search(c)]
             fields[field] = {"number_of_fragments": self.fragments, "fragment_size": 150,

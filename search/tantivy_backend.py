@@ -33,7 +33,7 @@ from search.backend import (
     selected_keys,
     year_histogram_key,
 )
-from search.document import GEO_CELL_DEGREES, LANGS, geo_cell, load_schema
+from search.document import GEO_CELL_DEGREES, geo_cell, load_schema
 from search.facet_cache import FacetCache
 
 # Mirrors Lucene's StandardTokenizer (UAX #29) closely enough for our text: Han and Hiragana
@@ -45,7 +45,7 @@ TOKEN_PATTERN = rf"[\p{{Han}}\p{{Hiragana}}]|{_W}+(?:['’.:]{_W}+)*"
 # hold no other ASCII characters, and ’ is not ASCII). Python's engine finds these words in a
 # third of the time Tantivy's regex tokenizer takes (see split_words).
 _ASCII_WORD = re.compile(r"[A-Za-z0-9_]+(?:['.:][A-Za-z0-9_]+)*")
-ANALYZERS = ("memoria_text", "memoria_en", "memoria_es")
+ANALYZERS = ("memoria_text", "memoria_en", "memoria_es", "memoria_en_folded")
 # The text with no language of its own, through both stemming analyzers; a clause matches
 # when either does. No unstemmed copy: equal unstemmed tokens stem equally. Its words are
 # found once (split_words) and indexed joined by spaces through these analyzers, which
@@ -53,16 +53,30 @@ ANALYZERS = ("memoria_text", "memoria_en", "memoria_es")
 # same positions as those give the original text, for a sixth of the tokenizing. Queries
 # still go through memoria_en / memoria_es.
 OTHER_TEXT_FIELDS = {"other_text_en": "memoria_en", "other_text_es": "memoria_es"}
-SPLIT_ANALYZERS = {"other_text_en": "memoria_en_words", "other_text_es": "memoria_es_words"}
-LANG_ANALYZER = {"en": "memoria_en", "es": "memoria_es", "zh": "memoria_text",
-                 "other": "memoria_text"}
+SPLIT_ANALYZERS = {"other_text_en": "memoria_en_words", "other_text_es": "memoria_es_words",
+                   "title_other_es": "memoria_es_words",
+                   "description_other_es": "memoria_es_words"}
+LANG_ANALYZER = {"en": "memoria_en", "es": "memoria_es", "zh": "memoria_text"}
+# Titles and descriptions in other or unknown languages are indexed twice, stemmed both ways
+# (once less than when they were also in other_text): `_es` like other_text_es, only indexed,
+# from split_words; `_en` stored (snippets are made from it), analysed from the text itself
+# and folded *before* the English stemmer. That copy's tokens are a function of the plain
+# (lowercased, folded) token, so it matches whatever a plain copy would: "Cortes" still
+# finds an untagged "Cortés", which stemming first ("corte", "cortes") would lose. English
+# stemming otherwise hardly ever meets an accent (schemas/search/README.md).
+OTHER_LANG_FIELDS = {"other_en": "memoria_en_folded", "other_es": "memoria_es"}
+# Each text field of a title or description: its name and the analyzer its words (and a
+# query's) go through.
+TEXT_FIELDS = {f"{part}_{slot}": analyzer for part in ("title", "description")
+               for slot, analyzer in (*LANG_ANALYZER.items(), *OTHER_LANG_FIELDS.items())}
 # Where a clause may match, with the analyzer its words go through; title matches rank first.
-MATCH_FIELDS = {**{f"{part}_{lang}": LANG_ANALYZER[lang]
-                   for part in ("title", "description") for lang in LANGS},
-                **OTHER_TEXT_FIELDS}
-FIELD_BOOST = {f"title_{lang}": 3.0 for lang in LANGS}
+MATCH_FIELDS = {**TEXT_FIELDS, **OTHER_TEXT_FIELDS}
+FIELD_BOOST = {f: 3.0 for f in TEXT_FIELDS if f.startswith("title_")}
+# The Spanish-stemmed copies of text whose language is unknown: a clause of Han characters
+# only skips them (neither stemmer changes Han characters, the English copy matches alike).
+SPANISH_COPIES = frozenset({"other_text_es", "title_other_es", "description_other_es"})
 # The stored fields highlights are made from.
-SNIPPET_FIELDS = tuple(f"{part}_{lang}" for part in ("title", "description") for lang in LANGS)
+SNIPPET_FIELDS = tuple(f for f in TEXT_FIELDS if f not in SPLIT_ANALYZERS)
 KEYWORD_FIELDS = ("id", "type", "collection", "data_provider", "creator", "subject", "place",
                   "language", "level", "rights", "geo_cell", "parent_id", "ancestors")
 # Beside each sort key, its first 8 bytes as a number (see sort_prefix).
@@ -90,7 +104,7 @@ WRITER_THREADS = 0
 FEED_WRITER_THREADS = 1
 # Bumped whenever the fields or their analysis change: an index built by another version is
 # refused with a message to rebuild instead of answering wrongly.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 STAMP_FILE = "memoria-schema.json"
 
 
@@ -147,6 +161,10 @@ def build_analyzer(name: str) -> tantivy.TextAnalyzer:
     tokenizer = tantivy.Tokenizer.whitespace() if words else tantivy.Tokenizer.regex(
         TOKEN_PATTERN)
     builder = tantivy.TextAnalyzerBuilder(tokenizer).filter(tantivy.Filter.lowercase())
+    if name.startswith("memoria_en_folded"):
+        # Folded first: the English copy of text in an unknown language (OTHER_LANG_FIELDS).
+        return builder.filter(tantivy.Filter.ascii_fold()).filter(
+            tantivy.Filter.stemmer("english")).build()
     # Stem before folding: the Snowball Spanish rules look at accented suffixes.
     if name.startswith("memoria_en"):
         builder = builder.filter(tantivy.Filter.stemmer("english"))
@@ -177,10 +195,11 @@ def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     for name in OTHER_TEXT_FIELDS:
         sb.add_text_field(name, tokenizer_name=SPLIT_ANALYZERS[name])
-    for lang in LANGS:
-        sb.add_text_field(f"title_{lang}", stored=True, tokenizer_name=LANG_ANALYZER[lang])
-        sb.add_text_field(f"description_{lang}", stored=True,
-                          tokenizer_name=LANG_ANALYZER[lang])
+    for name, analyzer in TEXT_FIELDS.items():
+        if name in SPLIT_ANALYZERS:
+            sb.add_text_field(name, tokenizer_name=SPLIT_ANALYZERS[name])
+        else:
+            sb.add_text_field(name, stored=True, tokenizer_name=analyzer)
     for name in KEYWORD_FIELDS:
         sb.add_text_field(name, stored=name == "id", fast=True, tokenizer_name="raw")
     # Filter-only keywords: no positions or frequencies, no fast column.
@@ -242,7 +261,12 @@ def index_fields(doc: Mapping[str, Any], hierarchy: bool = False) -> dict[str, A
             fields[name] = words
     for part in ("title", "description"):
         for lang, texts in (doc.get(part) or {}).items():
-            if texts:
+            if not texts:
+                continue
+            if lang == "other":
+                fields[f"{part}_other_en"] = list(texts)
+                fields[f"{part}_other_es"] = [split_words(t) for t in texts]
+            else:
                 fields[f"{part}_{lang}"] = list(texts)
     for name in KEYWORD_FIELDS:
         if not hierarchy and name in HIERARCHY_FIELDS:
@@ -482,8 +506,8 @@ class TantivyBackend:
                 continue
             fields = MATCH_FIELDS
             if han_only(clause):
-                # Neither stemmer changes Han characters: the Spanish copy would match alike.
-                fields = {f: a for f, a in fields.items() if f != "other_text_es"}
+                # Neither stemmer changes Han characters: the Spanish copies would match alike.
+                fields = {f: a for f, a in fields.items() if f not in SPANISH_COPIES}
             subs = [tantivy.Query.boost_query(q, FIELD_BOOST.get(f, 1.0))
                     for f, a in fields.items() if (q := self._match(f, a, clause)) is not None]
             if subs:
@@ -671,18 +695,16 @@ class TantivyBackend:
         for hit in hits:
             marks: dict[str, list[str]] = {}
             doc = hit.address.doc
-            for part in ("title", "description"):
-                for lang in LANGS:
-                    field = f"{part}_{lang}"
-                    if field not in fields or not doc.get_first(field):
-                        continue
-                    if field not in gens:
-                        gens[field] = tantivy.SnippetGenerator.create(
-                            searcher, q, self._schema, field)
-                    snippet = gens[field].snippet_from_doc(doc)
-                    fragment = _mark(snippet.fragment(), snippet.highlighted())
-                    if fragment:
-                        marks.setdefault(part, []).append(fragment)
+            for field in SNIPPET_FIELDS:
+                if field not in fields or not doc.get_first(field):
+                    continue
+                if field not in gens:
+                    gens[field] = tantivy.SnippetGenerator.create(
+                        searcher, q, self._schema, field)
+                snippet = gens[field].snippet_from_doc(doc)
+                fragment = _mark(snippet.fragment(), snippet.highlighted())
+                if fragment:
+                    marks.setdefault(field.split("_", 1)[0], []).append(fragment)
             out.append(Hit(hit.id, hit.score, marks, hit.sort_values, hit.source, hit.address))
         return out
 
