@@ -47,7 +47,9 @@ TOKEN_PATTERN = rf"[\p{{Han}}\p{{Hiragana}}]|{_W}+(?:['’.:]{_W}+)*"
 _ASCII_WORD = re.compile(r"[A-Za-z0-9_]+(?:['.:][A-Za-z0-9_]+)*")
 ANALYZERS = ("memoria_text", "memoria_en", "memoria_es", "memoria_en_folded")
 # The text with no language of its own, through both stemming analyzers; a clause matches
-# when either does. No unstemmed copy: equal unstemmed tokens stem equally. Its words are
+# when either does. No unstemmed copy: equal unstemmed tokens stem equally -- but for
+# accents, which both fold after stemming ("Cortes" does not find a creator "Cortés" here;
+# the titles' OTHER_LANG_FIELDS fold first). Its words are
 # found once (split_words) and indexed joined by spaces through these analyzers, which
 # split on whitespace and then filter like memoria_en and memoria_es: the same tokens at the
 # same positions as those give the original text, for a sixth of the tokenizing. Queries
