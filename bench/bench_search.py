@@ -284,6 +284,19 @@ def _es_pid(es: ElasticsearchBackend) -> int | None:
     return int(pid) if pid and Path(f"/proc/{pid}").exists() else None
 
 
+def server_jvm(es: ElasticsearchBackend) -> str:
+    """The server's JVM in a few words: Java version and vendor, garbage collector, heap,
+    and the processors it sizes its thread pools for (what an A/B of scripts/es.sh's JVM
+    settings changes)."""
+    node = next(iter(es.client.nodes.info(node_id="_local", metric="jvm,os").body["nodes"]
+                     .values()))
+    jvm, os_info = node.get("jvm", {}), node.get("os", {})
+    gc = ", ".join(jvm.get("gc_collectors", [])) or "?"
+    heap = jvm.get("mem", {}).get("heap_max_in_bytes", 0) / 2**30
+    return (f"Java {jvm.get('version', '?')} ({jvm.get('vm_vendor', '?')}), GC {gc}, "
+            f"heap {heap:.1f} GB, {os_info.get('allocated_processors', '?')} processors")
+
+
 def _segments(es: ElasticsearchBackend) -> int:
     shards = es.client.indices.segments(index=es.alias).body["indices"].values()
     return sum(len(copy["segments"]) for index in shards
@@ -329,10 +342,13 @@ def run(n: int, n_queries: int, with_es: bool, with_tantivy: bool = True,
 
         if reuse:
             print(f"reusing {es._current()[0]} ({n:,} documents)", flush=True)
+        jvm = server_jvm(es)
+        print(f"Elasticsearch on {jvm}", flush=True)
         try:
             rows.append(("Elasticsearch", measure(es, n if reuse else docs, es.rebuild,
                                                   es_size, n_queries, _es_pid(es),
                                                   warm_rounds, warm_max)))
+            rows[-1][1]["jvm"] = jvm
         finally:
             if not keep_es:
                 for index in es.client.indices.get(index="memoria-bench-*").body:
@@ -344,6 +360,9 @@ def run(n: int, n_queries: int, with_es: bool, with_tantivy: bool = True,
 
 def main(argv: list[str]) -> None:
     """Run the benchmark for each N and print one table with both backends and the ratio."""
+    if "--help" in argv or "-h" in argv:
+        print(__doc__)
+        return
     n_queries = int(argv[argv.index("--queries") + 1]) if "--queries" in argv else 100
     warm_rounds = int(argv[argv.index("--warm-up") + 1]) if "--warm-up" in argv else 2
     warm_max = int(argv[argv.index("--warm-up-max") + 1]) if "--warm-up-max" in argv else WARM_MAX
@@ -402,6 +421,10 @@ def main(argv: list[str]) -> None:
                                      for k in kinds])
     print_table("Documents matched by the words, years and box alone (what facets count over)",
                 matched[0], matched[1:])
+    for _n, rows in results:
+        for name, r in rows:
+            if "jvm" in r:
+                print(f"\n{name} on {r['jvm']}")
     print(f"\nload average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}; "
           "peak MB: Tantivy = growth of the bench process while indexing and querying, "
           "Elasticsearch = peak RSS of the server JVM")

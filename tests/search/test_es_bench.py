@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.bench_search import JIT_QUIET, _es_pid, server_cpu_ms, warm_backend
+from bench.bench_search import JIT_QUIET, _es_pid, server_cpu_ms, server_jvm, warm_backend
 from search.es_backend import ElasticsearchBackend
 
 
@@ -34,3 +34,12 @@ def test_warm_up_goes_on_only_while_the_jit_is_busy(es_backend: ElasticsearchBac
     assert rounds == 2
     # No warm-up asked for: none, even with a busy JIT.
     assert warm_backend(es_backend, 2, 0, pid, max_rounds=5)[1] == 0
+
+
+@pytest.mark.service
+def test_the_servers_jvm_is_named(es_backend: ElasticsearchBackend) -> None:
+    # An A/B of the JVM under Elasticsearch must be able to tell its runs apart.
+    jvm = server_jvm(es_backend)
+    assert jvm.startswith("Java ")
+    assert "?" not in jvm
+    assert "GC " in jvm and "heap " in jvm and "processors" in jvm
