@@ -341,8 +341,7 @@ class Storage:
             return None
         paths = _check_logical_paths(files)
         algorithm = self.digest
-        new_state = {path: hashlib.new(algorithm, files[path]).hexdigest()  # type: ignore[arg-type]
-                     for path in paths}
+        new_state = self._digest_sources(files, paths, algorithm, None, None)
         metadata = _version_metadata(_check_created(request.created), request.message,
                                      request.user_name, request.user_address)
         inventory, to_copy = _next_inventory(None, record_id, algorithm, new_state, metadata)
@@ -727,13 +726,14 @@ class Storage:
         paths: Sequence[str],
         algorithm: str,
         inventory: dict[str, Any] | None,
-        object_dir: Path,
+        object_dir: Path | None,
         given: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
         """Logical path -> digest of the bytes the caller handed in."""
         prefix = f"{algorithm}:"
         has_paths = any(isinstance(files[path], Path) for path in paths)
-        stored = _stored_digests(inventory, object_dir) if inventory and has_paths else {}
+        stored = (_stored_digests(inventory, object_dir)
+                  if inventory and object_dir and has_paths else {})
         state = {}
         for path in paths:
             source = files[path]
