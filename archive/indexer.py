@@ -35,6 +35,8 @@ class IndexFeed:
         self._prepared: dict[str, Any] = {}
         self.takes_prepared = bool(getattr(backend, "takes_prepared", False))
         self._down_until = 0.0
+        # Documents a commit waits for; the Archive raises it for a batch's larger groups.
+        self.flush_every = FLUSH_EVERY
         self.last_error: str | None = None
 
     @property
@@ -56,7 +58,7 @@ class IndexFeed:
             self._prepared[rid] = prepared
         else:
             self._prepared.pop(rid, None)
-        if len(self._documents) >= FLUSH_EVERY:
+        if len(self._documents) >= self.flush_every:
             self.flush()
 
     def delete(self, ids: Iterable[str]) -> bool:

@@ -112,3 +112,42 @@ def test_an_error_in_the_thread_is_raised_and_leaves_records_pending(
                                 (_draft(small_groups, "y", "Y"), _prov(2))])
     assert sorted(small_groups.state.pending()) == ["x", "y"]
     assert small_groups._deriver is None
+
+
+def test_derive_groups_grow_with_the_batch_and_commit_once_each(small_groups: Archive) -> None:
+    """A quarter of what the batch derived, from DERIVE_EVERY up to DERIVE_GROWTH times it;
+    each group's documents go to the index in one commit, and the next batch starts small."""
+    assert [archive.service.derive_group(n) for n in (0, 2, 8, 12, 20, 64, 1000)] == \
+        [2, 2, 2, 3, 5, 16, 16]
+    assert small_groups.index is not None
+    sizes: list[int] = []
+    commits: list[int] = []
+    entries = Archive._derive_entries
+    flush = small_groups.index.flush
+
+    def recorded(self: Archive, buffered: Any) -> int:
+        sizes.append(len(buffered))
+        return entries(self, buffered)
+
+    def counted() -> int:
+        commits.append(len(small_groups.index._documents))  # type: ignore[union-attr]
+        return flush()
+
+    small_groups._derive_entries = recorded.__get__(small_groups)  # type: ignore[method-assign]
+    small_groups.index.flush = counted  # type: ignore[method-assign]
+    with small_groups.deferring():
+        for n in range(60):
+            small_groups.save_many([(_draft(small_groups, f"g-{n}", f"Title {n}"), _prov(n))])
+    small_groups.flush()
+    assert sizes[:6] == [2, 2, 2, 2, 2, 2] and max(sizes) > 2 and sum(sizes) == 60
+    assert sizes[-2] == archive.service.derive_group(sum(sizes[:-2]))
+    # A full group is committed at once, its documents together (the last, partial one by
+    # the batch's flush).
+    assert [c for c in commits if c][:len(sizes) - 1] == sizes[:-1]
+    assert small_groups.state.pending_count() == 0
+    assert len(_titles(small_groups)) == 50  # the search's page size; all 60 are indexed
+    assert small_groups.index.backend.count() == 60
+    with small_groups.deferring():
+        small_groups.save_many([(_draft(small_groups, "h-0", "Another"), _prov(0))])
+    assert small_groups._derive_every == 2
+    assert small_groups.index.flush_every == 2
