@@ -10,13 +10,11 @@ import logging
 import os
 import shutil
 import threading
-import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,7 +148,7 @@ def provenance_files(minter: Minter, base_url: str, rid: str, prov: Provenance
     entity = minter.graph(rid)
     # provenance.ttl writes IRIs under the base relative to it: the activity's is the
     # entity's with "#ingest", and the predicates and classes are the same for every record.
-    near = f"<{entity[len(base):]}>" if entity.startswith(base) else f"<{entity}>"
+    near = _relative(entity, base)
     near_activity = f"{near[:-1]}#ingest>"
     (rdf_type, generated_by, source_p, position_p, batch_p, reader_p, ended_p, entity_class,
      activity_class) = _relative_terms(base)
@@ -160,7 +158,7 @@ def provenance_files(minter: Minter, base_url: str, rid: str, prov: Provenance
     position = str(ox.Literal(prov.position))
     batch = _nt_literal(prov.batch_id)
     reader = _nt_literal(f"{prov.reader} {prov.reader_version}")
-    ended = _ended_now()
+    ended = _nt_time(utc_now())
     # Sorted as serialize_stored sorts its lines: the activity's (its IRI is the entity's and
     # "#", which sorts before ">") and then the entity's, each by predicate.
     lines = sorted([
@@ -192,23 +190,16 @@ _ENTITY, _ACTIVITY = str(PROV.Entity), str(PROV.Activity)
 @functools.lru_cache(maxsize=16)
 def _relative_terms(base: str) -> tuple[str, ...]:
     """The provenance's predicates and classes as provenance.ttl writes them under base."""
-    return tuple(f"<{iri[len(base):]}>" if iri.startswith(base) else f"<{iri}>"
+    return tuple(_relative(iri, base)
                  for iri in (_RDF_TYPE, _WAS_GENERATED_BY, _SOURCE, _POSITION, _BATCH,
                              _READER, _ENDED, _ENTITY, _ACTIVITY))
 
 
-_NOW: list[tuple[int, str]] = [(-1, "")]  # the last second's time literal (one tuple: atomic)
+def _relative(iri: str, base: str) -> str:
+    """An IRI as provenance.ttl writes it: relative to the base when under it."""
+    return f"<{iri[len(base):]}>" if iri.startswith(base) else f"<{iri}>"
 
 
-def _ended_now() -> str:
-    """The time literal of utc_now() (to the second), made once a second."""
-    second = int(time.time())
-    cached = _NOW[0]
-    if cached[0] != second:
-        text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
-        cached = (second, _nt_time(text.replace("+00:00", "Z")))
-        _NOW[0] = cached
-    return cached[1]
 
 
 def record_files(draft: RecordDraft, base_url: str) -> dict[str, bytes | Path]:

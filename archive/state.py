@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,8 +44,19 @@ CREATE TABLE IF NOT EXISTS pending (
 
 
 def utc_now() -> str:
-    """The current UTC time as ISO 8601 with seconds."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """The current UTC time as ISO 8601 with seconds (the text made once a second)."""
+    # Ingest stamps every record's version and provenance with it: thousands a second.
+    second = int(time.time())
+    cached = _NOW[0]
+    if cached[0] != second:
+        # As datetime.now(UTC) to the second: the same clock, truncated.
+        text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
+        cached = (second, text.replace("+00:00", "Z"))
+        _NOW[0] = cached
+    return cached[1]
+
+
+_NOW: list[tuple[int, str]] = [(-1, "")]  # the last second's text (one tuple: atomic)
 
 
 @dataclass(frozen=True)

@@ -53,15 +53,16 @@ import json
 import os
 import re
 import shutil
-import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from archive.state import utc_now
 
 ROOT_NAMASTE = "0=ocfl_1.1"
 OBJECT_NAMASTE = "0=ocfl_object_1.1"
@@ -1420,22 +1421,13 @@ def _version_metadata(
 
 
 def _created_text(created: datetime | None) -> str:
-    """A version's "created" value; None: now, to the second (made once a second)."""
+    """A version's "created" value; None: now, to the second."""
     if created is None:
-        second = int(time.time())
-        cached = _NOW[0]
-        if cached[0] != second:
-            # As datetime.now(UTC) to the second: the same clock, truncated.
-            cached = (second, _created_text(datetime.fromtimestamp(second, UTC)))
-            _NOW[0] = cached
-        return cached[1]
+        return utc_now()
     text = created.isoformat()
     if text.endswith("+00:00"):
         text = text[: -len("+00:00")] + "Z"
     return text
-
-
-_NOW: list[tuple[int, str]] = [(-1, "")]  # the last second's "created" text (one tuple: atomic)
 
 
 def _version_info(name: str, version: dict[str, Any]) -> VersionInfo:
