@@ -16,6 +16,7 @@ from typing import Any
 from archive.record import ImageFile, RecordDraft
 from archive.service import Archive, Provenance, StagedRecord
 from archive.state import utc_now
+from ingest.gcpause import full_collections_held
 from ingest.parallel import Mapped, RecordMapper, Staging
 from ingest.reader import ReadContext, Reader, Rejection, SourceRecord
 
@@ -123,6 +124,7 @@ def run_batch(archive: Archive, reader: Reader, source: Path | str, *,
     group: dict[str, _Prepared] = {}
     status = "failed"
     stack = ExitStack()
+    stack.enter_context(full_collections_held())
     staging = None
     if not dry_run:
         # Workers stage new records' storage objects here; the area goes with the batch.
