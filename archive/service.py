@@ -12,7 +12,7 @@ import shutil
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from archive import indexer
+from archive.background import InBackground
 from archive.ids import Minter, is_image_id, is_record_id
 from archive.indexer import IndexFeed
 from archive.pyramids import Pyramids, images_of
@@ -60,6 +61,10 @@ DERIVE_GROWTH = 8
 # (Oxigraph's bulk load and Tantivy's commit release the GIL), so the ingest keeps collecting
 # and saving records meanwhile; one such thread at a time.
 DERIVE_IN_THREAD = True
+# From this many records, a group's RDF store load runs in a thread of its own beside the
+# indexing of its documents: each takes about one core, so the last group of a batch, derived
+# when the workers are done, takes half as long.
+LOAD_BESIDE_INDEX_FROM = 500
 CHILDREN_KEPT = 4096  # parents whose parts are kept for item pages' previous / next
 
 
@@ -290,6 +295,7 @@ class Archive:
         self._deriver_error: BaseException | None = None
         self._pending_lock = threading.Lock()
         self._only_buffer = False  # see _buffering
+        self._store_loading: InBackground | None = None  # see _derive_entries
         # Pyramids of withdrawn records, removed when `removing_later` ends (None: at once).
         self._removals: list[str] | None = None
 
@@ -319,6 +325,11 @@ class Archive:
         return self.index is not None and self.index.takes_prepared
 
     def _indexed(self, ids: list[str]) -> None:
+        loading = self._store_loading
+        if loading is not None:
+            # Indexed while their graphs load (see _derive_entries): they leave the queue
+            # once in the store too; if the load failed, they stay and this raises it.
+            loading.wait()
         with self._pending_lock, self.state.transaction():
             for rid in ids:
                 if rid not in self._derive_buffer:
@@ -635,17 +646,42 @@ class Archive:
             self._deriver_error = exc
 
     def _derive_entries(self, buffered: list[tuple[str, list[ox.Triple] | _Ready]]) -> int:
-        """Replace the records' graphs (the bulk loader for new ones), then queue documents."""
+        """Replace the records' graphs (the bulk loader for new ones), then queue documents.
+
+        In a large group, documents that need nothing of the store (made by a worker, for a
+        record with no parent) go to the index while the store loads.
+        """
         assert self.index is not None
-        # If this raises, the records stay on the pending queue; sync() derives them again.
-        self.rdf.replace_graphs(
-            (self.minter.graph(rid), entry.nquads if isinstance(entry, _Ready) else entry)
-            for rid, entry in buffered)
+        graphs = [(self.minter.graph(rid), entry.nquads if isinstance(entry, _Ready) else entry)
+                  for rid, entry in buffered]
+        if len(buffered) < LOAD_BESIDE_INDEX_FROM:
+            # If this raises, the records stay on the pending queue; sync() derives them again.
+            self.rdf.replace_graphs(graphs)
+            self._index_entries(buffered)
+            return len(buffered)
+        alone = [(rid, entry) for rid, entry in buffered
+                 if isinstance(entry, _Ready) and not entry.copies.parents]
+        rest = [(rid, entry) for rid, entry in buffered
+                if not isinstance(entry, _Ready) or entry.copies.parents]
+        loading = InBackground(self.rdf.replace_graphs, graphs, name="memoria-store-load")
+        self._store_loading = loading  # _indexed waits for it (see there)
+        try:
+            self._index_entries(alone)  # no parent: nothing is asked of the store
+        finally:
+            loading.join()
+            self._store_loading = None
+        loading.wait()  # what the load raised
+        self._index_entries(rest)
+        return len(buffered)
+
+    def _index_entries(self, entries: Sequence[tuple[str, list[ox.Triple] | _Ready]]) -> None:
+        """Queue the entries' documents, placed in their hierarchies (asked of the store)."""
+        assert self.index is not None
         # Made after the store update, so hierarchies see every graph of this flush. Siblings
         # share their ancestors: the store is asked once per parent, not once per record.
         above: dict[str, tuple[list[str], str | None]] = {}
         is_part_of = ox.NamedNode(str(DCTERMS.isPartOf))
-        for rid, entry in buffered:
+        for rid, entry in entries:
             graph: RecordGraph | None = None
             if isinstance(entry, _Ready):
                 parents: list[str] = list(entry.copies.parents)
@@ -671,7 +707,6 @@ class Archive:
                                entry.copies.fields)
             else:
                 self.index.add(self.document(rid, graph, hierarchy))
-        return len(buffered)
 
     @contextmanager
     def deferring(self) -> Iterator[None]:

@@ -151,3 +151,114 @@ def test_derive_groups_grow_with_the_batch_and_commit_once_each(small_groups: Ar
         small_groups.save_many([(_draft(small_groups, "h-0", "Another"), _prov(0))])
     assert small_groups._derive_every == 2
     assert small_groups.index.flush_every == 2
+
+
+def _ready_draft(archive_: Archive, rid: str, title: str, parent: str | None = None
+                 ) -> RecordDraft:
+    """A draft as an ingest worker hands it on: with its N-Quads and document made ahead."""
+    from archive.rdfio import stored_and_nquads
+    from ingest.parallel import derived_copies
+
+    b = RecordBuilder(archive_.minter, rid)
+    b.add_literal(DC.title, title, "en")
+    b.set_type("TEXT")
+    b.set_rights("http://creativecommons.org/publicdomain/zero/1.0/")
+    b.set_providers("Test museum")
+    if parent is not None:
+        b.set_parent(parent)
+    draft = RecordDraft(rid, b.graph, title.encode(), "text/plain")
+    stored, nquads = stored_and_nquads(b.graph, BASE_URL, archive_.minter.graph(rid))
+    draft.stored = stored
+    draft.derived = derived_copies(draft, stored, archive_.minter, nquads,
+                                   archive_.takes_index_fields)
+    return draft
+
+
+@pytest.fixture
+def loads_beside(small_groups: Archive, monkeypatch: pytest.MonkeyPatch) -> Archive:
+    """Groups of four, each loading the store beside its indexing."""
+    monkeypatch.setattr(archive.service, "DERIVE_EVERY", 4)
+    monkeypatch.setattr(archive.service, "LOAD_BESIDE_INDEX_FROM", 2)
+    small_groups._derive_every = 4
+    return small_groups
+
+
+def test_a_large_group_loads_the_store_beside_its_indexing(loads_beside: Archive) -> None:
+    """The load runs in a thread of its own; records with a parent (here in the same group)
+    are placed in their hierarchy after it; every record ends in the store and the index."""
+    loaders: list[str] = []
+    replace = loads_beside.rdf.replace_graphs
+
+    def recorded(graphs: Any) -> None:
+        loaders.append(threading.current_thread().name)
+        replace(graphs)
+
+    loads_beside.rdf.replace_graphs = recorded  # type: ignore[method-assign]
+    with loads_beside.deferring():
+        loads_beside.save_many([
+            (_ready_draft(loads_beside, "t-fonds", "Fonds"), _prov(1)),
+            (_ready_draft(loads_beside, "t-series", "Series", parent="t-fonds"), _prov(2)),
+            (_ready_draft(loads_beside, "t-lone", "Lone"), _prov(3)),
+            (_ready_draft(loads_beside, "t-file", "File", parent="t-series"), _prov(4)),
+        ])
+    loads_beside.flush()
+    assert loaders == ["memoria-store-load"]
+    assert loads_beside.state.pending_count() == 0
+    assert set(loads_beside.ids()) == {"t-fonds", "t-series", "t-lone", "t-file"}
+    assert loads_beside.index is not None
+    hits = loads_beside.index.backend.search(SearchQuery(size=10)).hits
+    placed = {h.id: (h.source or {}) for h in hits}
+    assert placed["t-file"]["collection"] == "t-fonds"
+    assert sorted(placed["t-file"]["ancestors"]) == ["t-fonds", "t-series"]
+    assert placed["t-lone"]["collection"] == "t-lone" and not placed["t-lone"].get("ancestors")
+
+
+def test_records_indexed_while_their_graphs_load_stay_pending_until_loaded(
+        loads_beside: Archive) -> None:
+    """The index may commit a group's documents before its store load ends; the records
+    leave the queue only when the load is done too."""
+    loading, release = threading.Event(), threading.Event()
+    replace = loads_beside.rdf.replace_graphs
+    committed: list[int] = []
+    assert loads_beside.index is not None
+    backend = loads_beside.index.backend
+    index = backend.index
+
+    def held(graphs: Any) -> None:
+        loading.set()
+        assert release.wait(30)
+        replace(graphs)
+
+    def counted(documents: Any, prepared: Any = None) -> int:
+        committed.append(index(documents, prepared=prepared))  # type: ignore[call-arg]
+        return committed[-1]
+
+    loads_beside.rdf.replace_graphs = held  # type: ignore[method-assign]
+    backend.index = counted  # type: ignore[method-assign]
+    with loads_beside.deferring():
+        loads_beside.save_many([(_ready_draft(loads_beside, f"r-{n}", f"R {n}"), _prov(n))
+                                for n in range(4)])
+        assert loading.wait(30)
+        for _ in range(300):  # the documents are committed meanwhile
+            if committed:
+                break
+            threading.Event().wait(0.1)
+        assert committed == [4]
+        assert sorted(loads_beside.state.pending()) == [f"r-{n}" for n in range(4)]
+        release.set()
+        loads_beside._settle()
+        assert loads_beside.state.pending_count() == 0
+
+
+def test_a_failed_load_beside_the_indexing_leaves_its_records_pending(
+        loads_beside: Archive) -> None:
+    """The load's error surfaces in the caller even though the documents were indexed."""
+    def broken(graphs: Any) -> None:
+        raise RuntimeError("store broke")
+
+    loads_beside.rdf.replace_graphs = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="store broke"), loads_beside.deferring():
+        loads_beside.save_many([(_ready_draft(loads_beside, f"f-{n}", f"F {n}"), _prov(n))
+                                for n in range(4)])
+    assert sorted(loads_beside.state.pending()) == [f"f-{n}" for n in range(4)]
+    assert loads_beside._store_loading is None
