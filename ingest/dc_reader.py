@@ -262,6 +262,13 @@ def dc_containers(root: Any) -> list[Any]:
     return found
 
 
+def settle_oai(item: SourceRecord, el: Any) -> SourceRecord:
+    """A <record> cut from an OAI-PMH file, in the worker: as from_oai hands it on."""
+    from ingest.oai_cut import settled
+
+    return settled(item, el, DcReader().from_oai)
+
+
 class DcReader:
     """Reads Dublin Core records: oai_dc, plain DC and qualified DC (dcterms)."""
 
@@ -277,7 +284,8 @@ class DcReader:
         from ingest.oai import streamed_or_whole
 
         yield from streamed_or_whole(source, context, self.from_oai,
-                                     lambda root, name: self._records_of(root, name, context))
+                                     lambda root, name: self._records_of(root, name, context),
+                                     settle_oai)
 
     def _records_of(self, root: Any, source: str, context: ReadContext
                     ) -> Iterator[SourceRecord | Rejection]:

@@ -43,6 +43,8 @@ ROUTES: dict[str, tuple[str, str]] = {
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 OaiHandler = Callable[[SourceRecord], Iterator[SourceRecord | Rejection]]
+# A reader's step on a <record> cut unparsed (ingest/oai_cut.py), run in a worker.
+OaiSettle = Callable[[SourceRecord, Any], SourceRecord]
 
 
 @dataclass(frozen=True)
@@ -104,17 +106,27 @@ def is_oai_file(source: Path) -> bool:
     return name == "OAI-PMH" and namespace in (None, OAI_NS)
 
 
-def oai_file_stream(source: Path, context: ReadContext,
-                    handler: OaiHandler) -> Iterator[SourceRecord | Rejection]:
+def oai_file_stream(source: Path, context: ReadContext, handler: OaiHandler,
+                    settle: OaiSettle | None = None, skip: int = 0
+                    ) -> Iterator[SourceRecord | Rejection]:
     """Records of an OAI-PMH response file read as a stream, one <record> at a time.
 
     A response without records (an error, noRecordsMatch, ListSets) is read whole to say why.
+    With `settle` (the reader's worker step, ingest/oai_cut.py) and `context.split`, a plain
+    file's records are cut unparsed. The first `skip` records are read, not yielded.
     """
+    if settle is not None and context.split:
+        from ingest.oai_cut import cut_file
+
+        yield from cut_file(source, settle, lambda skip: oai_file_stream(
+            source, context, handler, skip=skip))
+        return
     count = 0
     try:
         for position, el in iter_located(source, "record"):
             count += 1
-            yield from oai_file_records(el, str(source), context, handler, position)
+            if count > skip:
+                yield from oai_file_records(el, str(source), context, handler, position)
     except XmlRejected as exc:
         yield stopped(source, exc, count)
         return
@@ -124,10 +136,12 @@ def oai_file_stream(source: Path, context: ReadContext,
 
 
 def streamed_or_whole(source: Path, context: ReadContext, handler: OaiHandler,
-                      records_of: RecordsOf) -> Iterator[SourceRecord | Rejection]:
-    """An OAI-PMH response file streamed through `handler`; any other file parsed whole."""
+                      records_of: RecordsOf, settle: OaiSettle | None = None
+                      ) -> Iterator[SourceRecord | Rejection]:
+    """An OAI-PMH response file streamed through `handler` (cut, with `settle`: see
+    oai_file_stream); any other file parsed whole."""
     if is_oai_file(source):
-        yield from oai_file_stream(source, context, handler)
+        yield from oai_file_stream(source, context, handler, settle)
     else:
         yield from tree_records(source, records_of)
 

@@ -95,6 +95,8 @@ def map_record(reader: Reader, item: SourceRecord, context: ReadContext) -> Mapp
             item, local = resolve(item)
         except SliceFailed:
             return Mapped(item, cut=cut, failed=True)
+        except RecordRejected as exc:  # refused as the reader would have (an OAI deletion)
+            return Mapped(item, reason=str(exc), cut=cut)
     try:
         draft = reader.to_rdf(item, context)
     except RecordRejected as exc:

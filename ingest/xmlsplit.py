@@ -9,7 +9,9 @@ record exactly as the streamed parse gives it (the same element under the same r
 `etree.tostring` bytes, local id and position).
 
 Only a file of the simplest shape is cut: an optional XML declaration (UTF-8), no DOCTYPE, a
-root element whose children are the records, one after another, separated by white space.
+root element whose children are the records, one after another, separated by white space. A
+`Wrapping` allows one more level, as in an OAI-PMH response: text-only elements, then the
+records' parent, the records, text-only elements after them (a resumptionToken), and the ends.
 Anything else (a comment between records, another element, an unclosed root, a record that
 does not parse alone) is never guessed at: the cut stops there, and the caller reads the rest
 of the file the exact way (xmlrecords.file_records with `skip`), from the first record not yet
@@ -46,6 +48,24 @@ _START_NAME = re.compile(rb"<(" + _QNAME + rb")[\s/>]")
 _OPEN_NAME = re.compile(rb"<(" + _QNAME + rb")")
 # What may follow a tag's name (the bytes regular expressions' \s, "/" or ">").
 _AFTER_NAME = frozenset(b" \t\n\r\x0b\x0c/>")
+# An element holding text only (the head and tail of an OAI-PMH response).
+_TEXT_ONLY = rb"<(" + _QNAME + rb")" + _ATTRS + rb"(?:/>|>[^<]*</\1\s*>)"
+_SIMPLE = re.compile(rb"[ \t\r\n]*" + _TEXT_ONLY)
+_OPEN = re.compile(rb"[ \t\r\n]*<(" + _QNAME + rb")" + _ATTRS + rb">")
+# How far ahead the end of the file is looked for (past a resumptionToken).
+_END_AHEAD = 65536
+
+
+@dataclass(frozen=True)
+class Wrapping:
+    """The elements around the records when they are not the root's children (OAI-PMH)."""
+
+    root: bytes  # the root's local name
+    before: frozenset[bytes]  # text-only elements that may come before the records' parent
+    parents: frozenset[bytes]  # the local names the records' parent may have
+    after: frozenset[bytes]  # text-only elements that may follow the last record
+    # The record's name found in its bytes ("" if none): its position and local id.
+    identify: Callable[[bytes], str]
 
 
 class SliceFailed(Exception):
@@ -65,6 +85,13 @@ class RecordSlice:
     id_name: str
     stop: bool = False  # not a record: the cut stopped here (something it does not guess at)
     resume: Callable[[int], Iterator[Any]] | None = field(default=None, compare=False)
+    # With a Wrapping: how many children the root has in head + record + tail (the last is
+    # the records' parent).
+    inside: int = 0
+    # The reader's own step on the parsed record (OAI-PMH: header checks, refusals); it
+    # returns the record as the exact read hands it on, raises RecordRejected for a refusal
+    # and SliceFailed where the parent read the record's bytes wrong.
+    settle: Callable[[SourceRecord, etree._Element], SourceRecord] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """What travels: everything but the parent's resume function."""
@@ -84,11 +111,18 @@ def resolve(item: SourceRecord) -> tuple[SourceRecord, str | None]:
         raise SliceFailed from None
     # Exactly one element and nothing else: a wrong cut (a tag inside a comment or CDATA)
     # leaves a construct open or two elements, never one element.
-    if len(root) != 1 or root.text is not None:
+    parent = root
+    if cut.inside:
+        if len(root) != cut.inside or root[-1].tail is not None:
+            raise SliceFailed
+        parent = root[-1]
+    if len(parent) != 1 or parent.text is not None:
         raise SliceFailed
-    el = root[0]
+    el = parent[0]
     if not isinstance(el.tag, str) or el.tail is not None or not cut.is_record(el):
         raise SliceFailed
+    if cut.settle is not None:
+        return cut.settle(item, el), None  # no duplicate test: the reader makes none
     raw = etree.tostring(el, encoding="utf-8", with_tail=False)
     resolved = replace(item, raw=raw, data=ParsedRecord(el, inherited_lang(el)))
     return resolved, cut.local_id(el)
@@ -115,6 +149,7 @@ class _Reader:
     buf: bytes = b""
     pos: int = 0
     eof: bool = False
+    ending: bytes = b""  # what closed the file after the last record
 
     def more(self) -> bool:
         """Append a block (dropping what was consumed); False at the end of the file."""
@@ -130,7 +165,8 @@ class _Reader:
 
 
 def split_records(source: Path, tag: str, media_type: str, what: dict[str, Any],
-                  exact: Callable[[int], Iterator[Any]]) -> Iterator[Any]:
+                  exact: Callable[[int], Iterator[Any]],
+                  wrapping: Wrapping | None = None) -> Iterator[Any]:
     """Yield the records of a plain file as cut SourceRecords (data: RecordSlice).
 
     `exact(skip)` reads the file the exact way, leaving out its first `skip` records. If the
@@ -149,15 +185,31 @@ def split_records(source: Path, tag: str, media_type: str, what: dict[str, Any],
                 b"<!DOCTYPE" in reader.buf[:prolog.end()]):
             yield from exact(0)
             return
-        head = reader.buf[:prolog.end()]
-        tail = b"</" + root_q + b">"
-        reader.pos = prolog.end()
         root_local = root_q.rpartition(b":")[2].decode()
+        tail = b"</" + root_q + b">"
+        prefix = f"/{root_local}/"
+        closing = _root_end(root_q)
+        inside = 0
+        if wrapping is not None:
+            wrapped = _wrapped(reader.buf, prolog.end(), root_q, wrapping)
+            if wrapped is None:
+                yield from exact(0)
+                return
+            reader.pos, inside, parent_q = wrapped
+            tail = b"</" + parent_q + b">" + tail
+            prefix += f"{parent_q.rpartition(b':')[2].decode()}[1]/"
+            closing = _wrapped_end(root_q, parent_q, wrapping.after)
+        else:
+            reader.pos = prolog.end()
+        head = reader.buf[:reader.pos]
+        what = {**what, "inside": inside}
         resume = _Resume(exact)
         number = 0
         scanners: dict[bytes, _Scanner] = {}  # by the records' qualified names
         while True:
-            start = _next_record(reader, root_q, tag.encode())
+            start = _next_record(reader, closing, tag.encode())
+            if start is None and not _ends_well(head, reader.ending, source):
+                start = -1
             if start is None:  # the root ended cleanly, nothing after it
                 if number:
                     return
@@ -179,9 +231,10 @@ def split_records(source: Path, tag: str, media_type: str, what: dict[str, Any],
                 return
             raw = reader.buf[reader.pos:end]
             reader.pos = end
-            yield SourceRecord(str(source), f"/{root_local}/{tag}[{number}]", None, raw,
-                               media_type, RecordSlice(head, tail, number, resume=resume,
-                                                       **what))
+            name = wrapping.identify(raw) if wrapping is not None else ""
+            yield SourceRecord(str(source), name or f"{prefix}{tag}[{number}]", name or None,
+                               raw, media_type, RecordSlice(head, tail, number, resume=resume,
+                                                            **what))
             if resume.used:
                 return  # the rest is read exactly, by whoever met a record that failed
 
@@ -192,9 +245,9 @@ def _stop(source: Path, media_type: str, head: bytes, tail: bytes, number: int,
                         RecordSlice(head, tail, number, stop=True, resume=exact, **what))
 
 
-def _next_record(reader: _Reader, root_q: bytes, tag: bytes) -> int | None:
-    """Skip white space; the next record starts at reader.pos (returns 0), the root ends
-    there with nothing but white space after it (None), or anything else (-1)."""
+def _next_record(reader: _Reader, closing: re.Pattern[bytes], tag: bytes) -> int | None:
+    """Skip white space; the next record starts at reader.pos (returns 0), the file ends
+    there (`closing`, then white space only; None), or anything else (-1)."""
     while True:
         space = _SPACE.match(reader.buf, reader.pos)
         assert space is not None
@@ -205,28 +258,67 @@ def _next_record(reader: _Reader, root_q: bytes, tag: bytes) -> int | None:
         if len(rest) < 512 and not reader.eof and reader.more():
             continue
         break
-    if rest.startswith(b"</" + root_q):
-        close = _root_end(root_q).match(rest)
-        if close is None:
-            return -1
-        reader.pos += close.end()
-        while True:  # only white space may follow, to the end of the file
-            space = _SPACE.match(reader.buf, reader.pos)
-            assert space is not None
-            if space.end() < len(reader.buf):
-                return -1
-            reader.pos = space.end()
-            if not reader.more():
-                return None
     name = _START_NAME.match(rest)
-    if name is None or name.group(1).rpartition(b":")[2] != tag:
+    if name is not None and name.group(1).rpartition(b":")[2] == tag:
+        return 0
+    while len(reader.buf) - reader.pos < _END_AHEAD and reader.more():
+        pass
+    close = closing.match(reader.buf, reader.pos)
+    if close is None:
         return -1
-    return 0
+    reader.pos = close.end()
+    reader.ending = close.group()
+    while True:  # only white space may follow, to the end of the file
+        space = _SPACE.match(reader.buf, reader.pos)
+        assert space is not None
+        if space.end() < len(reader.buf):
+            return -1
+        reader.pos = space.end()
+        if not reader.more():
+            return None
+
+
+def _ends_well(head: bytes, end: bytes, source: Path) -> bool:
+    """Whether the file's end (after the last record) is well-formed: the exact read would
+    refuse what the patterns let by (an invalid character, a repeated attribute...)."""
+    try:
+        parse_xml_bytes(head + end, str(source))
+    except (XmlRejected, ValueError):
+        return False
+    return True
 
 
 @lru_cache(maxsize=64)
 def _root_end(root_q: bytes) -> re.Pattern[bytes]:
-    return re.compile(rb"</" + re.escape(root_q) + rb"\s*>")
+    return re.compile(rb"</" + re.escape(root_q) + rb"[ \t\r\n]*>")
+
+
+@lru_cache(maxsize=64)
+def _wrapped_end(root_q: bytes, parent_q: bytes, after: frozenset[bytes]) -> re.Pattern[bytes]:
+    extra = b""
+    if after:
+        names = b"|".join(re.escape(n) for n in sorted(after))
+        extra = (rb"(?:[ \t\r\n]*<((?:" + _NAME + rb":)?(?:" + names + rb"))" + _ATTRS
+                 + rb"(?:/>|>[^<]*</\1[ \t\r\n]*>))*")
+    return re.compile(extra + rb"[ \t\r\n]*</" + re.escape(parent_q) + rb"[ \t\r\n]*>"
+                      rb"[ \t\r\n]*</" + re.escape(root_q) + rb"[ \t\r\n]*>")
+
+
+def _wrapped(buf: bytes, at: int, root_q: bytes, wrapping: Wrapping
+             ) -> tuple[int, int, bytes] | None:
+    """After the root's start tag: where the records begin, how many children the root has
+    up to the records' parent (included), and the parent's name; None if not that shape."""
+    if root_q.rpartition(b":")[2] != wrapping.root:
+        return None
+    count = 0
+    while (simple := _SIMPLE.match(buf, at)) is not None and (
+            simple.group(1).rpartition(b":")[2] in wrapping.before):
+        at = simple.end()
+        count += 1
+    opened = _OPEN.match(buf, at)
+    if opened is None or opened.group(1).rpartition(b":")[2] not in wrapping.parents:
+        return None
+    return opened.end(), count + 1, opened.group(1)
 
 
 def _record_name(reader: _Reader) -> bytes:
