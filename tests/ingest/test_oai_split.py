@@ -218,7 +218,7 @@ def _ingest(home: Path, source: Path, workers: int) -> tuple[BatchReport, dict[s
     return report, stored
 
 
-@pytest.mark.parametrize("damage", ["none", "comment", "truncated"])
+@pytest.mark.parametrize("damage", ["none", "comment", "truncated", "lang"])
 def test_pipeline_with_workers_as_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         damage: str) -> None:
     """Cut records mapped in workers, deletions, refusals and damage: as the exact run."""
@@ -238,6 +238,8 @@ def test_pipeline_with_workers_as_exact(tmp_path: Path, monkeypatch: pytest.Monk
     for at, what in reversed(cuts):
         data = data[:at] + what + data[at:]
     data = data.replace(b"</ListRecords>", TOKEN + b"</ListRecords>")
+    if damage == "lang":  # inherited from the root: as mapped in the parent
+        data = data.replace(b"<OAI-PMH ", b'<OAI-PMH xml:lang="nl" ', 1)
     if damage == "truncated":
         starts = [m.start() for m in re.finditer(rb"<record>", data)]
         data = data[:starts[90] + 700] + data[starts[91]:]
@@ -264,3 +266,5 @@ def test_pipeline_with_workers_as_exact(tmp_path: Path, monkeypatch: pytest.Monk
         assert "not well-formed" in reasons[-1]
     assert cut.warnings == exact.warnings
     assert cut_stored == exact_stored
+    if damage == "lang":
+        assert any(b'"@nl' in ttl for ttl in cut_stored.values())
