@@ -21,11 +21,12 @@ from archive.ids import Minter
 from archive.service import RECORD_PATH, Archive
 from archive.settings import load_settings
 from bench.bench_ingest_xml_a import make_dc
-from ingest.pipeline import BatchReport, run_batch
+from ingest.pipeline import run_batch
 from ingest.reader import ReadContext, RecordRejected, Rejection, SourceRecord
 from ingest.registry import get_reader
 from ingest.xmlsplit import RecordSlice, SliceFailed, resolve
 from tests.conftest import BASE_URL, CORPUS
+from tests.ingest.test_xml_split import ingest_stored
 
 EUR = CORPUS / "oai_dc" / "eur_dspace_listrecords_oai_dc_2003.xml"
 TAIL = b"</ListRecords></OAI-PMH>"
@@ -207,17 +208,6 @@ def test_large_files_cross_the_read_blocks(tmp_path: Path) -> None:
     assert _same(path) == 1_400
 
 
-def _ingest(home: Path, source: Path, workers: int) -> tuple[BatchReport, dict[str, bytes]]:
-    settings = load_settings({"home": str(home), "base_url": BASE_URL, "fsync": False,
-                              "workers": workers}, environ={})
-    with Archive(settings).open() as archive:
-        report = run_batch(archive, get_reader("dc"), source)
-        stored = {a.record_id: archive.storage.read(a.record_id, RECORD_PATH)
-                  + archive.storage.read(a.record_id, "source/record.xml")
-                  for a in report.accepted}
-    return report, stored
-
-
 @pytest.mark.parametrize("damage", ["none", "comment", "truncated", "lang"])
 def test_pipeline_with_workers_as_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         damage: str) -> None:
@@ -246,7 +236,7 @@ def test_pipeline_with_workers_as_exact(tmp_path: Path, monkeypatch: pytest.Monk
     source.write_bytes(data)
     monkeypatch.setattr(ingest.parallel, "PARALLEL_AFTER", 5)
     monkeypatch.setattr(ingest.parallel, "CHUNK", 4)
-    exact, exact_stored = _ingest(tmp_path / "exact", source, workers=1)
+    exact, exact_stored = ingest_stored(tmp_path / "exact", source, workers=1, reader="dc")
     stalls: dict[str, float] = {}
     settings = load_settings({"home": str(tmp_path / "cut"), "base_url": BASE_URL,
                               "fsync": False, "workers": 2}, environ={})

@@ -129,11 +129,13 @@ def test_plain_file_is_cut(tmp_path: Path) -> None:
     assert all(isinstance(i, SourceRecord) and isinstance(i.data, RecordSlice) for i in items)
 
 
-def _ingest(home: Path, source: Path, workers: int) -> tuple[BatchReport, dict[str, bytes]]:
+def ingest_stored(home: Path, source: Path, workers: int, reader: str = "lido"
+                  ) -> tuple[BatchReport, dict[str, bytes]]:
+    """Ingest a file; its report, and each accepted record's stored record.ttl + source."""
     settings = load_settings({"home": str(home), "base_url": BASE_URL, "fsync": False,
                               "workers": workers}, environ={})
     with Archive(settings).open() as archive:
-        report = run_batch(archive, get_reader("lido"), source)
+        report = run_batch(archive, get_reader(reader), source)
         stored = {a.record_id: archive.storage.read(a.record_id, RECORD_PATH)
                   + archive.storage.read(a.record_id, "source/record.xml")
                   for a in report.accepted}
@@ -159,8 +161,8 @@ def test_pipeline_falls_back_in_a_worker(tmp_path: Path, monkeypatch: pytest.Mon
     source.write_bytes(data)
     monkeypatch.setattr(ingest.parallel, "PARALLEL_AFTER", 5)
     monkeypatch.setattr(ingest.parallel, "CHUNK", 4)
-    exact, exact_stored = _ingest(tmp_path / "exact", source, workers=1)
-    cut, cut_stored = _ingest(tmp_path / "cut", source, workers=2)
+    exact, exact_stored = ingest_stored(tmp_path / "exact", source, workers=1)
+    cut, cut_stored = ingest_stored(tmp_path / "cut", source, workers=2)
     assert [(a.record_id, a.position, a.action, a.warnings) for a in cut.accepted] == \
         [(a.record_id, a.position, a.action, a.warnings) for a in exact.accepted]
     assert cut.rejected == exact.rejected
