@@ -287,12 +287,11 @@ class Archive:
         self._deferring = 0
         self._derive_every = DERIVE_EVERY  # this batch's group size (see derive_group)
         self._derived_in_batch = 0
-        # The thread deriving the previous full buffer (see DERIVE_IN_THREAD), and what it
-        # raised. Records are marked pending, saved and buffered under _pending_lock, and the
-        # deriving thread takes records off the pending queue under it too, sparing those
-        # buffered again meanwhile (a newer version waits).
-        self._deriver: threading.Thread | None = None
-        self._deriver_error: BaseException | None = None
+        # The thread deriving the previous full buffer (see DERIVE_IN_THREAD). Records are
+        # marked pending, saved and buffered under _pending_lock, and the deriving thread takes
+        # records off the pending queue under it too, sparing those buffered again meanwhile
+        # (a newer version waits).
+        self._deriver: InBackground | None = None
         self._pending_lock = threading.Lock()
         self._only_buffer = False  # see _buffering
         self._store_loading: InBackground | None = None  # see _derive_entries
@@ -339,10 +338,7 @@ class Archive:
         """Wait for the deriving thread, if any; raise what it raised."""
         deriver, self._deriver = self._deriver, None
         if deriver is not None:
-            deriver.join()
-        error, self._deriver_error = self._deriver_error, None
-        if error is not None:
-            raise error
+            deriver.wait()
 
     def close(self) -> None:
         """Release everything this archive opened (after sending what the index still lacks)."""
@@ -635,15 +631,7 @@ class Archive:
             # One index commit for the group, as for a group of DERIVE_EVERY (the previous
             # thread is done: _take_buffer waited for it).
             self.index.flush_every = max(indexer.FLUSH_EVERY, len(buffered))
-            self._deriver = threading.Thread(target=self._derive_in_thread, args=(buffered,),
-                                             name="memoria-derive", daemon=True)
-            self._deriver.start()
-
-    def _derive_in_thread(self, buffered: list[tuple[str, list[ox.Triple] | _Ready]]) -> None:
-        try:
-            self._derive_entries(buffered)
-        except BaseException as exc:  # noqa: BLE001 - raised again by _settle in the caller
-            self._deriver_error = exc
+            self._deriver = InBackground(self._derive_entries, buffered, name="memoria-derive")
 
     def _derive_entries(self, buffered: list[tuple[str, list[ox.Triple] | _Ready]]) -> int:
         """Replace the records' graphs (the bulk loader for new ones), then queue documents.
