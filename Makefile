@@ -48,7 +48,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 setup-test: setup
-	bash scripts/setup-test-services.sh libmagic1 chromium chromium-driver fonts-noto-cjk
+	bash scripts/setup-test-services.sh libmagic1 libjemalloc2 chromium chromium-driver fonts-noto-cjk
 
 lint: setup
 	$(BIN)/ruff check .

@@ -34,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from archive.launch import malloc_in_use, reexec_with_jemalloc
 from archive.service import Archive
 from archive.settings import load_settings
 from bench.bench_ingest_csv import MAPPING, write_csv
@@ -134,6 +135,8 @@ def run(fmt: str, count: int, fsync: bool, work: Path,
         "peak_child_rss_mb": round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "load_start": round(load_start, 1), "load_end": round(os.getloadavg()[0], 1),
+        # The allocator under the run (archive/launch.py); MEMORIA_MALLOC=system for glibc's.
+        "malloc": malloc_in_use(),
     }
 
 
@@ -203,4 +206,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    # As the `memoria` command runs: under jemalloc when it is installed (archive/launch.py).
+    reexec_with_jemalloc(["-m", "bench.bench_ingest_speed", *sys.argv[1:]])
     main(sys.argv[1:])
