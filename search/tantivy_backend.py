@@ -35,16 +35,16 @@ from search.backend import (
 )
 from search.document import GEO_CELL_DEGREES, geo_cell, load_schema
 from search.facet_cache import FacetCache
+from search.snippets import _ASCII_WORD, byte_spans, highlight_spans
 
 # Mirrors Lucene's StandardTokenizer (UAX #29) closely enough for our text: Han and Hiragana
 # one character per token (so a phrase of them matches anywhere inside a Chinese word), other
 # letters and digits as words joined by apostrophes, dots and colons.
 _W = r"[[\p{L}\p{M}\p{N}_]--[\p{Han}\p{Hiragana}]]"
 TOKEN_PATTERN = rf"[\p{{Han}}\p{{Hiragana}}]|{_W}+(?:['’.:]{_W}+)*"
-# The same pattern for text that is all ASCII, where it reduces to this (the Unicode classes
-# hold no other ASCII characters, and ’ is not ASCII). Python's engine finds these words in a
-# third of the time Tantivy's regex tokenizer takes (see split_words).
-_ASCII_WORD = re.compile(r"[A-Za-z0-9_]+(?:['.:][A-Za-z0-9_]+)*")
+# For text that is all ASCII the pattern reduces to search.snippets._ASCII_WORD (the Unicode
+# classes hold no other ASCII characters, and ’ is not ASCII). Python's engine finds those
+# words in a third of the time Tantivy's regex tokenizer takes (see split_words).
 ANALYZERS = ("memoria_text", "memoria_en", "memoria_es", "memoria_en_folded")
 # The text with no language of its own, through both stemming analyzers; a clause matches
 # when either does. No unstemmed copy: equal unstemmed tokens stem equally -- but for
@@ -56,16 +56,20 @@ ANALYZERS = ("memoria_text", "memoria_en", "memoria_es", "memoria_en_folded")
 # still go through memoria_en / memoria_es.
 OTHER_TEXT_FIELDS = {"other_text_en": "memoria_en", "other_text_es": "memoria_es"}
 SPLIT_ANALYZERS = {"other_text_en": "memoria_en_words", "other_text_es": "memoria_es_words",
+                   "title_other_en": "memoria_en_folded_words",
                    "title_other_es": "memoria_es_words",
+                   "description_other_en": "memoria_en_folded_words",
                    "description_other_es": "memoria_es_words"}
 LANG_ANALYZER = {"en": "memoria_en", "es": "memoria_es", "zh": "memoria_text"}
 # Titles and descriptions in other or unknown languages are indexed twice, stemmed both ways
-# (once less than when they were also in other_text): `_es` like other_text_es, only indexed,
-# from split_words; `_en` stored (snippets are made from it), analysed from the text itself
-# and folded *before* the English stemmer. That copy's tokens are a function of the plain
-# (lowercased, folded) token, so it matches whatever a plain copy would: "Cortes" still
-# finds an untagged "Cortés", which stemming first ("corte", "cortes") would lose. English
-# stemming otherwise hardly ever meets an accent (schemas/search/README.md).
+# (once less than when they were also in other_text), both from split_words, neither stored:
+# `_es` like other_text_es; `_en` folded *before* the English stemmer. That copy's tokens are
+# a function of the plain (lowercased, folded) token, so it matches whatever a plain copy
+# would: "Cortes" still finds an untagged "Cortés", which stemming first ("corte", "cortes")
+# would lose. English stemming otherwise hardly ever meets an accent
+# (schemas/search/README.md). Their highlights are made in Python from the source
+# (search/snippets.py): analysing the text itself with the regex tokenizer to store it for
+# Tantivy's snippets was ~6 % of a Dublin Core ingest.
 OTHER_LANG_FIELDS = {"other_en": "memoria_en_folded", "other_es": "memoria_es"}
 # Each text field of a title or description: its name and the analyzer its words (and a
 # query's) go through.
@@ -77,8 +81,11 @@ FIELD_BOOST = {f: 3.0 for f in TEXT_FIELDS if f.startswith("title_")}
 # The Spanish-stemmed copies of text whose language is unknown: a clause of Han characters
 # only skips them (neither stemmer changes Han characters, the English copy matches alike).
 SPANISH_COPIES = frozenset({"other_text_es", "title_other_es", "description_other_es"})
-# The stored fields highlights are made from.
-SNIPPET_FIELDS = tuple(f for f in TEXT_FIELDS if f not in SPLIT_ANALYZERS)
+# The fields highlights are made from: stored ones by Tantivy's SnippetGenerator, and those
+# made in Python from the source's text of their part (title, description) in no language.
+PYTHON_SNIPPET_FIELDS = {"title_other_en": "title", "description_other_en": "description"}
+SNIPPET_FIELDS = tuple(f for f in TEXT_FIELDS
+                       if f not in SPLIT_ANALYZERS or f in PYTHON_SNIPPET_FIELDS)
 KEYWORD_FIELDS = ("id", "type", "collection", "data_provider", "creator", "subject", "place",
                   "language", "level", "rights", "geo_cell", "parent_id", "ancestors")
 # Beside each sort key, its first 8 bytes as a number (see sort_prefix).
@@ -106,7 +113,7 @@ WRITER_THREADS = 0
 FEED_WRITER_THREADS = 1
 # Bumped whenever the fields or their analysis change: an index built by another version is
 # refused with a message to rebuild instead of answering wrongly.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 STAMP_FILE = "memoria-schema.json"
 
 
@@ -266,8 +273,9 @@ def index_fields(doc: Mapping[str, Any], hierarchy: bool = False) -> dict[str, A
             if not texts:
                 continue
             if lang == "other":
-                fields[f"{part}_other_en"] = list(texts)
-                fields[f"{part}_other_es"] = [split_words(t) for t in texts]
+                split = [split_words(t) for t in texts]
+                fields[f"{part}_other_en"] = split
+                fields[f"{part}_other_es"] = split
             else:
                 fields[f"{part}_{lang}"] = list(texts)
     for name in KEYWORD_FIELDS:
@@ -681,24 +689,46 @@ class TantivyBackend:
         document holds. A field without any gets no marks in any hit, so its snippets are not
         made (most hits have titles in three languages, a query's words are in one or two).
         """
-        clauses = query_clauses(text)
         out = set()
         for field in SNIPPET_FIELDS:
-            words = {t for c in clauses for t in self._tokens(MATCH_FIELDS[field], c)}
-            if any(searcher.doc_freq(field, w) for w in words):
+            if any(searcher.doc_freq(field, w) for w in self._query_terms(field, text)):
                 out.add(field)
         return out
+
+    def _query_terms(self, field: str, text: str) -> set[str]:
+        """The terms a query's words become in a field (what its highlights mark)."""
+        return {t for c in query_clauses(text) for t in self._tokens(MATCH_FIELDS[field], c)}
+
+    def _python_snippet(self, field: str, source: Mapping[str, Any] | None,
+                        terms: Mapping[str, set[str]]) -> str:
+        """A PYTHON_SNIPPET_FIELDS field's marked fragment from the document's source."""
+        texts = ((source or {}).get(PYTHON_SNIPPET_FIELDS[field]) or {}).get("other")
+        if not texts or not terms.get(field):
+            return ""
+        words = self._analyzers[SPLIT_ANALYZERS[field]]
+        fragment, spans = highlight_spans("\n".join(texts), terms[field], _SPLITTER.analyze,
+                                          words.analyze)
+        return _mark(fragment, byte_spans(fragment, spans))
 
     def _highlight(self, searcher: tantivy.Searcher, q: tantivy.Query, text: str,
                    hits: list[Hit]) -> list[Hit]:
         out = []
         gens: dict[str, tantivy.SnippetGenerator] = {}
         fields = self._fields_with_words(searcher, text) if hits else set()
+        terms = {field: self._query_terms(field, text) for field in PYTHON_SNIPPET_FIELDS
+                 if field in fields}
         for hit in hits:
             marks: dict[str, list[str]] = {}
             doc = hit.address.doc
             for field in SNIPPET_FIELDS:
-                if field not in fields or not doc.get_first(field):
+                if field not in fields:
+                    continue
+                if field in PYTHON_SNIPPET_FIELDS:
+                    fragment = self._python_snippet(field, hit.source, terms)
+                    if fragment:
+                        marks.setdefault(field.split("_", 1)[0], []).append(fragment)
+                    continue
+                if not doc.get_first(field):
                     continue
                 if field not in gens:
                     gens[field] = tantivy.SnippetGenerator.create(
