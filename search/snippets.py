@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection
 
 # The words TOKEN_PATTERN finds in all-ASCII text (search.tantivy_backend.split_words and
 # word_spans use it).
-_ASCII_WORD = re.compile(r"[A-Za-z0-9_]+(?:['.:][A-Za-z0-9_]+)*")
+ASCII_WORD = re.compile(r"[A-Za-z0-9_]+(?:['.:][A-Za-z0-9_]+)*")
 FRAGMENT_CHARS = 150  # Tantivy's SnippetGenerator default (max_num_chars)
 
 
@@ -27,13 +27,12 @@ def word_spans(text: str, split_line: Callable[[str], list[str]]) -> list[tuple[
     a substring of the line, so it is found from where the last one ended.
     """
     if text.isascii():
-        return [m.span() for m in _ASCII_WORD.finditer(text)]
+        return [m.span() for m in ASCII_WORD.finditer(text)]
     spans: list[tuple[int, int]] = []
     base = 0
     for line in text.split("\n"):
         if line.isascii():
-            spans += [(base + s, base + e) for s, e in (m.span() for m in
-                                                        _ASCII_WORD.finditer(line))]
+            spans += [(base + m.start(), base + m.end()) for m in ASCII_WORD.finditer(line)]
         else:
             pos = 0
             for word in split_line(line):

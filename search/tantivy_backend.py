@@ -35,14 +35,14 @@ from search.backend import (
 )
 from search.document import GEO_CELL_DEGREES, geo_cell, load_schema
 from search.facet_cache import FacetCache
-from search.snippets import _ASCII_WORD, byte_spans, highlight_spans
+from search.snippets import ASCII_WORD, byte_spans, highlight_spans
 
 # Mirrors Lucene's StandardTokenizer (UAX #29) closely enough for our text: Han and Hiragana
 # one character per token (so a phrase of them matches anywhere inside a Chinese word), other
 # letters and digits as words joined by apostrophes, dots and colons.
 _W = r"[[\p{L}\p{M}\p{N}_]--[\p{Han}\p{Hiragana}]]"
 TOKEN_PATTERN = rf"[\p{{Han}}\p{{Hiragana}}]|{_W}+(?:['’.:]{_W}+)*"
-# For text that is all ASCII the pattern reduces to search.snippets._ASCII_WORD (the Unicode
+# For text that is all ASCII the pattern reduces to search.snippets.ASCII_WORD (the Unicode
 # classes hold no other ASCII characters, and ’ is not ASCII). Python's engine finds those
 # words in a third of the time Tantivy's regex tokenizer takes (see split_words).
 ANALYZERS = ("memoria_text", "memoria_en", "memoria_es", "memoria_en_folded")
@@ -189,14 +189,14 @@ def split_words(text: str) -> str:
     """The words TOKEN_PATTERN finds in a text, as they are, joined by single spaces.
 
     No word holds an ASCII character outside [A-Za-z0-9_'.:], so none spans a line break
-    and lines are split apart: all-ASCII lines by _ASCII_WORD, the others by the pattern
+    and lines are split apart: all-ASCII lines by ASCII_WORD, the others by the pattern
     itself. Tantivy's whitespace tokenizer then gives back exactly these words.
     """
     if text.isascii():
-        return " ".join(_ASCII_WORD.findall(text))
+        return " ".join(ASCII_WORD.findall(text))
     words: list[str] = []
     for line in text.split("\n"):
-        words += _ASCII_WORD.findall(line) if line.isascii() else _SPLITTER.analyze(line)
+        words += ASCII_WORD.findall(line) if line.isascii() else _SPLITTER.analyze(line)
     return " ".join(words)
 
 
