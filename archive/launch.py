@@ -56,16 +56,16 @@ def malloc_in_use() -> str:
         return "system"
 
 
-def reexec_with_jemalloc(argv: Sequence[str] | None = None) -> None:
+def reexec_with_jemalloc() -> None:
     """Replace this process by the same command under jemalloc, when that applies.
 
-    `argv` is the Python command line after the interpreter (default: this script and its
-    arguments). Returns only when nothing needs to change.
+    The command is the interpreter's own command line (sys.orig_argv: its options, `-m` or
+    `-c` and the script's arguments as given). Returns only when nothing needs to change.
     """
     environment = preload_environment(os.environ, jemalloc_path())
     if environment is None:
         return
-    arguments = list(sys.argv if argv is None else argv)
+    arguments = sys.orig_argv[1:]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, *arguments], environment)  # noqa: S606 (this same program)

@@ -207,5 +207,5 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     # As the `memoria` command runs: under jemalloc when it is installed (archive/launch.py).
-    reexec_with_jemalloc(["-m", "bench.bench_ingest_speed", *sys.argv[1:]])
+    reexec_with_jemalloc()
     main(sys.argv[1:])

@@ -18,15 +18,15 @@ from archive.launch import (
 
 LIBRARY = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 # A Python process that goes through the launcher, then says which allocator it runs on.
-PROBE = ("from archive.launch import reexec_with_jemalloc, malloc_in_use; "
-         "import sys; reexec_with_jemalloc(['-c', sys.argv[1], sys.argv[1]]); "
-         "print(malloc_in_use())")
+PROBE = ("import sys; from archive.launch import reexec_with_jemalloc, malloc_in_use; "
+         "reexec_with_jemalloc(); print(malloc_in_use(), sys.flags.dont_write_bytecode)")
 
 
 def _probe(**environ: str) -> str:
     env = {k: v for k, v in os.environ.items()
            if k not in (MALLOC_ENV, PRELOADED_ENV, "LD_PRELOAD")}
-    done = subprocess.run([sys.executable, "-c", PROBE, PROBE], capture_output=True,
+    # -B: the interpreter's own options survive the second start too.
+    done = subprocess.run([sys.executable, "-B", "-c", PROBE], capture_output=True,
                           text=True, timeout=60, env={**env, **environ}, check=True)
     return done.stdout.strip()
 
@@ -37,11 +37,11 @@ def test_jemalloc_is_installed_for_the_suite() -> None:
 
 
 def test_a_launched_process_runs_on_jemalloc() -> None:
-    assert _probe() == "jemalloc"
+    assert _probe() == "jemalloc 1"
 
 
 def test_memoria_malloc_system_keeps_the_c_library_malloc() -> None:
-    assert _probe(**{MALLOC_ENV: "system"}) == "system"
+    assert _probe(**{MALLOC_ENV: "system"}) == "system 1"
 
 
 def test_the_memoria_command_goes_through_the_launcher(tmp_path: Path) -> None:
