@@ -725,16 +725,14 @@ class TantivyBackend:
                     continue
                 if field in PYTHON_SNIPPET_FIELDS:
                     fragment = self._python_snippet(field, hit.source, terms)
-                    if fragment:
-                        marks.setdefault(field.split("_", 1)[0], []).append(fragment)
+                elif doc.get_first(field):
+                    if field not in gens:
+                        gens[field] = tantivy.SnippetGenerator.create(
+                            searcher, q, self._schema, field)
+                    snippet = gens[field].snippet_from_doc(doc)
+                    fragment = _mark(snippet.fragment(), snippet.highlighted())
+                else:
                     continue
-                if not doc.get_first(field):
-                    continue
-                if field not in gens:
-                    gens[field] = tantivy.SnippetGenerator.create(
-                        searcher, q, self._schema, field)
-                snippet = gens[field].snippet_from_doc(doc)
-                fragment = _mark(snippet.fragment(), snippet.highlighted())
                 if fragment:
                     marks.setdefault(field.split("_", 1)[0], []).append(fragment)
             out.append(Hit(hit.id, hit.score, marks, hit.sort_values, hit.source, hit.address))
